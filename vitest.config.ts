@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Integration suites share one PostgreSQL server and one Redis; each test file makes its own
+    // database / key prefix, so files may run in parallel, but two cores is all CI has.
+    maxWorkers: 2,
+    env: { YTDL_NO_UPDATE: '1', LOG_LEVEL: 'silent' },
+  },
+});
