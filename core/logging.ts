@@ -3,33 +3,22 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 export type { Logger } from 'pino';
 
 /**
- * Paths pino blanks out before a line is written. Settings objects, connection strings and chat
- * credentials travel through log context in several shapes, so every known spelling is listed.
+ * Keys whose values never reach a log line, at any depth: chat tokens, signing secrets and
+ * connection strings travel inside settings objects, so a fixed list of pino redact paths (which
+ * match one level per wildcard) would miss some shape sooner or later.
  */
-export const REDACTED_PATHS = [
-  'token',
-  'password',
-  'secret',
-  'authorization',
-  '*.token',
-  '*.password',
-  '*.secret',
-  '*.authorization',
-  '*.discordToken',
-  '*.slackBotToken',
-  '*.slackAppToken',
-  '*.slackSigningSecret',
-  '*.databaseUrl',
-  '*.redisUrl',
-  'config.discordToken',
-  'config.slackBotToken',
-  'config.slackAppToken',
-  'config.slackSigningSecret',
-  'config.databaseUrl',
-  'config.redisUrl',
-  'headers.authorization',
-  'req.headers.authorization',
-];
+const SECRET_KEY = /token|secret|password|passwd|authorization|cookie|databaseurl|redisurl|connectionstring/i;
+const REDACTED = '[redacted]';
+const MAX_DEPTH = 8;
+
+export function redactSecrets(value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [key, SECRET_KEY.test(key) && inner != null ? REDACTED : redactSecrets(inner, depth + 1)]),
+  );
+}
 
 export interface LoggerSettings {
   /** pino level name; `silent` turns logging off (the test default). */
@@ -45,7 +34,7 @@ export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
     level: settings.level,
     base: { pid: process.pid },
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    formatters: { log: (object) => redactSecrets(object) as Record<string, unknown> },
   };
   const pretty = settings.pretty ?? (settings.destination === undefined && process.stdout.isTTY === true);
   if (pretty) {

@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * Every setting stembot reads, as one zod schema over the environment. The README's configuration
+ * table and .env.example are checked against this object by tests, so a variable is documented
+ * exactly once: here, in its `.describe()`.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalText = () =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .optional();
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').positive('expected a number above 0').default(fallback);
+
+const urlWithProtocols = (protocols: readonly string[], example: string) =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .superRefine((value, ctx) => {
+      if (value === undefined) return;
+      if (!URL.canParse(value)) {
+        ctx.addIssue({ code: 'custom', message: `expected a URL like ${example}` });
+      } else if (!protocols.includes(new URL(value).protocol)) {
+        ctx.addIssue({ code: 'custom', message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}, like ${example}` });
+      }
+    })
+    .optional();
+
+export const envSchema = z.object({
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info').describe('Log level (fatal, error, warn, info, debug, trace, silent).'),
+  LOG_PRETTY: z
+    .enum(['auto', 'true', 'false'], { error: 'expected auto, true or false' })
+    .default('auto')
+    .describe('Human-readable log lines; `auto` means pretty when stdout is a terminal, JSON otherwise.'),
+  DATA_DIR: z.string().trim().min(1, 'expected a directory path').default('./data').describe('Where the embedded database, stored files and models live when nothing else is configured.'),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/stembot').describe(
+    'PostgreSQL connection URL. Unset: an embedded PGlite database under DATA_DIR.',
+  ),
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], 'redis://127.0.0.1:6379').describe(
+    'Redis URL for the job queue. Unset: the queue runs on PostgreSQL (DATABASE_URL or the embedded database).',
+  ),
+  QUEUE_NAMESPACE: z
+    .string()
+    .trim()
+    .regex(/^[a-z][a-z0-9_]{0,40}$/, 'expected lower-case letters, digits and _ (starting with a letter)')
+    .default('stembot')
+    .describe('Namespace of the job queue: the Redis key prefix, or the PostgreSQL schema holding the queue tables.'),
+  STORAGE_DIR: optionalText().describe('Directory for separated stems. Default: DATA_DIR/files.'),
+  MODELS_DIR: optionalText().describe('Directory for ONNX model files. Default: DATA_DIR/models.'),
+  FFMPEG_PATH: optionalText().describe('Path to the ffmpeg binary. Default: ffmpeg on the PATH.'),
+  ONNX_DEVICE: z.enum(['auto', 'cpu', 'cuda'], { error: 'expected auto, cpu or cuda' }).default('auto').describe('Where models run: cuda, cpu, or auto (CUDA when available, else CPU).'),
+  ONNX_THREADS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 (all cores) or more').default(0).describe('Intra-op threads for onnxruntime; 0 lets onnxruntime choose.'),
+  WORKER_CONCURRENCY: positiveInt(1).describe('Separation jobs one worker process runs at once.'),
+  ROLES: z
+    .string()
+    .trim()
+    .default('all')
+    .describe('Comma-separated roles this process runs: relay, worker, discord, slack, or all (the --role flag overrides it).'),
+  QUOTA_MAX_TRACK_MINUTES: positiveInt(15).describe('Default longest track a guild may separate, in minutes.'),
+  QUOTA_DAILY_MINUTES: positiveInt(60).describe('Default audio minutes a guild may separate per UTC day.'),
+  QUOTA_MONTHLY_MINUTES: positiveInt(600).describe('Default audio minutes a guild may separate per UTC month.'),
+  QUOTA_CONCURRENT_JOBS: positiveInt(2).describe('Default jobs a guild may have queued or running at once.'),
+  QUOTA_USER_COOLDOWN_SECONDS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more').default(30).describe('Default seconds a user waits between two requests.'),
+  QUOTA_ALLOWED_MODELS: z
+    .string()
+    .trim()
+    .default('htdemucs')
+    .describe('Default comma-separated models a guild may use.'),
+  RETENTION_DAYS: positiveInt(7).describe('Days stored stems and finished requests are kept (the usage ledger is kept).'),
+  DISCORD_TOKEN: optionalText().describe('Discord bot token; with DISCORD_APPLICATION_ID it enables the Discord bot.'),
+  DISCORD_APPLICATION_ID: optionalText().describe('Discord application id (for command registration).'),
+  DISCORD_API_URL: urlWithProtocols(['http:', 'https:'], 'https://discord.com/api').describe('Discord REST API base URL. Default: Discord itself.'),
+  SLACK_BOT_TOKEN: optionalText().describe('Slack bot token (xoxb-...); with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN it enables the Slack bot.'),
+  SLACK_SIGNING_SECRET: optionalText().describe('Slack signing secret, for the HTTP events endpoint.'),
+  SLACK_APP_TOKEN: optionalText().describe('Slack app-level token (xapp-...), for Socket Mode.'),
+  SLACK_PORT: positiveInt(3000).describe('Port of the Slack HTTP events endpoint (not used in Socket Mode).'),
+  SLACK_API_URL: urlWithProtocols(['http:', 'https:'], 'https://slack.com/api/').describe('Slack Web API base URL. Default: Slack itself.'),
+});
+
+export type EnvInput = z.input<typeof envSchema>;
+type Env = z.output<typeof envSchema>;
+
+export const ROLE_NAMES = ['relay', 'worker', 'discord', 'slack'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+const SECRET_VARIABLES = new Set(['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'DATABASE_URL', 'REDIS_URL']);
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** Problems no single variable shows on its own. */
+function contradictions(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.DISCORD_TOKEN && !env.DISCORD_APPLICATION_ID) problems.push('DISCORD_APPLICATION_ID: required when DISCORD_TOKEN is set');
+  if (!env.DISCORD_TOKEN && env.DISCORD_APPLICATION_ID) problems.push('DISCORD_TOKEN: required when DISCORD_APPLICATION_ID is set');
+  if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
+    problems.push('SLACK_SIGNING_SECRET: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode)');
+  }
+  if (!env.SLACK_BOT_TOKEN && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) problems.push('SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
+  if (env.QUOTA_DAILY_MINUTES > env.QUOTA_MONTHLY_MINUTES) {
+    problems.push(`QUOTA_DAILY_MINUTES: ${env.QUOTA_DAILY_MINUTES} is more than QUOTA_MONTHLY_MINUTES (${env.QUOTA_MONTHLY_MINUTES}); lower it or raise the monthly limit`);
+  }
+  if (env.QUOTA_MAX_TRACK_MINUTES > env.QUOTA_DAILY_MINUTES) {
+    problems.push(`QUOTA_MAX_TRACK_MINUTES: ${env.QUOTA_MAX_TRACK_MINUTES} is more than QUOTA_DAILY_MINUTES (${env.QUOTA_DAILY_MINUTES}), so no track that long could ever fit`);
+  }
+  if (splitList(env.QUOTA_ALLOWED_MODELS).length === 0) problems.push('QUOTA_ALLOWED_MODELS: expected at least one model name, like htdemucs');
+  const roles = splitList(env.ROLES);
+  const unknown = roles.filter((role) => role !== 'all' && !(ROLE_NAMES as readonly string[]).includes(role));
+  if (roles.length === 0 || unknown.length > 0) problems.push(`ROLES: expected all or a comma-separated list of ${ROLE_NAMES.join(', ')}${unknown.length ? `, got ${unknown.join(', ')}` : ''}`);
+  return problems;
+}
+
+function toConfig(env: Env) {
+  const dataDir = path.resolve(env.DATA_DIR);
+  const roles = splitList(env.ROLES);
+  return {
+    logLevel: env.LOG_LEVEL,
+    logPretty: env.LOG_PRETTY === 'auto' ? undefined : env.LOG_PRETTY === 'true',
+    dataDir,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    queueNamespace: env.QUEUE_NAMESPACE,
+    storageDir: path.resolve(env.STORAGE_DIR ?? path.join(dataDir, 'files')),
+    modelsDir: path.resolve(env.MODELS_DIR ?? path.join(dataDir, 'models')),
+    ffmpegPath: env.FFMPEG_PATH,
+    onnx: { device: env.ONNX_DEVICE, threads: env.ONNX_THREADS },
+    worker: { concurrency: env.WORKER_CONCURRENCY },
+    roles: (roles.includes('all') ? [...ROLE_NAMES] : roles) as RoleName[],
+    quotaDefaults: {
+      maxTrackSeconds: env.QUOTA_MAX_TRACK_MINUTES * 60,
+      dailySeconds: env.QUOTA_DAILY_MINUTES * 60,
+      monthlySeconds: env.QUOTA_MONTHLY_MINUTES * 60,
+      concurrentJobs: env.QUOTA_CONCURRENT_JOBS,
+      userCooldownSeconds: env.QUOTA_USER_COOLDOWN_SECONDS,
+      allowedModels: splitList(env.QUOTA_ALLOWED_MODELS),
+    },
+    retentionDays: env.RETENTION_DAYS,
+    discord:
+      env.DISCORD_TOKEN && env.DISCORD_APPLICATION_ID
+        ? { token: env.DISCORD_TOKEN, applicationId: env.DISCORD_APPLICATION_ID, apiUrl: env.DISCORD_API_URL }
+        : undefined,
+    slack: env.SLACK_BOT_TOKEN
+      ? {
+          botToken: env.SLACK_BOT_TOKEN,
+          signingSecret: env.SLACK_SIGNING_SECRET,
+          appToken: env.SLACK_APP_TOKEN,
+          port: env.SLACK_PORT,
+          apiUrl: env.SLACK_API_URL,
+        }
+      : undefined,
+  };
+}
+
+export type Config = ReturnType<typeof toConfig>;
+
+/** One line per zod issue, naming the variable; a secret's value is never echoed back. */
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const variable = String(issue.path[0] ?? 'environment');
+  const raw = env[variable];
+  const shown = raw === undefined || SECRET_VARIABLES.has(variable) ? '' : `, got ${JSON.stringify(raw)}`;
+  return `${variable}: ${issue.message}${shown}`;
+}
+
+/** Validates the environment; throws ConfigError listing every problem at once. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const known = Object.fromEntries(Object.keys(envSchema.shape).map((key) => [key, env[key]]));
+  const parsed = envSchema.safeParse(known);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, known)));
+  const problems = contradictions(parsed.data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return toConfig(parsed.data);
+}
+
+/**
+ * The process environment over an optional `.env` file (the environment wins, as with dotenv).
+ * Node's own parser is used: it is the same format and one dependency fewer.
+ */
+export function readEnvironment(cwd: string, processEnv: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  let fileEnv: Record<string, string> = {};
+  try {
+    fileEnv = parseEnv(readFileSync(path.join(cwd, '.env'), 'utf8')) as Record<string, string>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError([`.env: could not be read (${(error as Error).message})`]);
+  }
+  return { ...fileEnv, ...processEnv };
+}
+
+/** Names of the chat platforms a config enables, for the start-up log line. */
+export function enabledPlatforms(config: Config): string[] {
+  return [config.discord ? 'discord' : undefined, config.slack ? 'slack' : undefined].filter((p): p is string => p !== undefined);
+}

@@ -1,0 +1,15 @@
+import { DeliverySchema } from './delivery.js';
+import { QuotaChangeSchema } from './quota-change.js';
+import { SeparationSchema } from './separation.js';
+import { SeparationRequestSchema } from './separation-request.js';
+import { TenantSchema } from './tenant.js';
+import { UsageEntrySchema } from './usage-entry.js';
+
+export * from './delivery.js';
+export * from './quota-change.js';
+export * from './separation.js';
+export * from './separation-request.js';
+export * from './tenant.js';
+export * from './usage-entry.js';
+
+export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema];

@@ -1,0 +1,8 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261128032522 } from './Migration20261128032522.js';
+
+/**
+ * Every migration, oldest first. `stembot migrate --create` writes a new file from the entity
+ * changes; list it here too (explicit, so compiled and source runs apply the same set).
+ */
+export const MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261128032522', class: Migration20261128032522 }];

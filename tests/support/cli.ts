@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../../stembot.ts', import.meta.url));
+/** tsx's loader by absolute URL: the child runs in temp directories where a bare `tsx` does not resolve. */
+const TSX_LOADER = import.meta.resolve('tsx');
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Runs the stembot CLI from source (through tsx's loader, in-process: no extra child process) in
+ * `cwd` with exactly the environment given, plus PATH and HOME.
+ */
+export function runStembot(args: string[], options: { cwd: string; env?: Record<string, string>; detached?: boolean }): CliRun {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, ENTRY, ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves when a line of the child's stdout contains `text`. */
+export async function waitForOutput(run: CliRun, text: string): Promise<void> {
+  if (run.stdout().includes(text)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onData = () => {
+      if (run.stdout().includes(text)) {
+        run.child.stdout?.off('data', onData);
+        resolve();
+      }
+    };
+    run.child.stdout?.on('data', onData);
+    void run.exited.then(({ code }) => reject(new Error(`stembot exited (${code}) before printing "${text}":\n${run.stdout()}\n${run.stderr()}`)));
+  });
+}

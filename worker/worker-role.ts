@@ -1,0 +1,44 @@
+import type { Logger } from '../core/logging.js';
+import type { QueueFactory, SeparationProcessor } from '../core/queue/queue-backend.js';
+import type { RoleHandle } from '../core/queue/relay-role.js';
+
+export interface WorkerRoleOptions {
+  queues: QueueFactory;
+  processor: SeparationProcessor;
+  concurrency: number;
+  logger: Logger;
+  /** After this long, close stops waiting for running jobs; their locks lapse and another worker retries them. */
+  graceMs: number;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/** The worker role: takes separate jobs off the queue and runs them through the processor. */
+export async function startWorkerRole(options: WorkerRoleOptions): Promise<RoleHandle> {
+  const log = options.logger.child({ role: 'worker' });
+  const worker = options.queues.createWorker(options.processor, {
+    concurrency: options.concurrency,
+    lockDurationMs: options.lockDurationMs,
+    stalledIntervalMs: options.stalledIntervalMs,
+  });
+  worker.on('error', (error) => log.warn({ err: error.message }, 'worker connection error'));
+  worker.on('failed', (job, error) => log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: error.message }, 'separation job failed'));
+  await worker.waitUntilReady();
+  log.info({ concurrency: options.concurrency }, 'worker ready');
+  return {
+    name: 'worker',
+    async stop() {
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = worker.close().then(() => 'closed' as const);
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), options.graceMs);
+      });
+      const outcome = await Promise.race([graceful, timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        log.warn('jobs still running at shutdown; leaving them for another worker');
+        await worker.close(true);
+      }
+    },
+  };
+}
