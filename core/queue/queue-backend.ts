@@ -6,12 +6,26 @@ import { redactUrl } from '../logging.js';
 import { SEPARATION_QUEUE, type SeparateJobData, type SeparateJobProgress, type SeparateJobResult } from './separate-job.js';
 
 /** Where the queue lives: Redis when REDIS_URL is set, else BullMQ's PostgreSQL backend. */
-export type QueueConnection = { kind: 'redis'; url: string; prefix: string } | { kind: 'postgres'; url: string; schema: string };
+export type QueueConnection =
+  | { kind: 'redis'; url: string; prefix: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      schema: string;
+      /**
+       * Set for the embedded database: pglite-socket funnels every client into PGlite's one
+       * session, so a NOTIFY does not reliably reach the LISTEN connection of another client.
+       * Workers and event readers then poll at this interval instead of sleeping until notified.
+       */
+      pollIntervalMs?: number;
+    };
 
-export function chooseQueueConnection(settings: { redisUrl?: string; databaseUrl: string; namespace: string }): QueueConnection {
-  return settings.redisUrl
-    ? { kind: 'redis', url: settings.redisUrl, prefix: settings.namespace }
-    : { kind: 'postgres', url: settings.databaseUrl, schema: settings.namespace };
+/** How often queue clients poll the embedded database, which cannot wake them with NOTIFY. */
+const EMBEDDED_POLL_INTERVAL_MS = 250;
+
+export function chooseQueueConnection(settings: { redisUrl?: string; databaseUrl: string; namespace: string; embedded: boolean }): QueueConnection {
+  if (settings.redisUrl) return { kind: 'redis', url: settings.redisUrl, prefix: settings.namespace };
+  return { kind: 'postgres', url: settings.databaseUrl, schema: settings.namespace, pollIntervalMs: settings.embedded ? EMBEDDED_POLL_INTERVAL_MS : undefined };
 }
 
 export function describeQueueConnection(connection: QueueConnection): string {
@@ -46,7 +60,7 @@ export class QueueFactory {
   }
 
   createQueueEvents(): SeparationQueueEvents {
-    return this.withBackend((opts, factory) => new QueueEvents<SeparateJobResult>(SEPARATION_QUEUE, { ...opts, autorun: true }, factory));
+    return this.withBackend((opts, factory) => new QueueEvents<SeparateJobResult>(SEPARATION_QUEUE, { ...opts, autorun: true, ...(this.pollIntervalMs === undefined ? {} : { blockingTimeout: this.pollIntervalMs }) }, factory));
   }
 
   createWorker(processor: SeparationProcessor, options: SeparationWorkerOptions): SeparationWorker {
@@ -60,11 +74,17 @@ export class QueueFactory {
             concurrency: options.concurrency,
             lockDuration: options.lockDurationMs ?? 30_000,
             stalledInterval: options.stalledIntervalMs ?? 30_000,
+            // BullMQ's drainDelay is in seconds: the longest an idle worker blocks before looking again.
+            ...(this.pollIntervalMs === undefined ? {} : { drainDelay: this.pollIntervalMs / 1000 }),
             autorun: true,
           },
           factory,
         ),
     );
+  }
+
+  private get pollIntervalMs(): number | undefined {
+    return this.connection.kind === 'postgres' ? this.connection.pollIntervalMs : undefined;
   }
 
   private withBackend<T>(build: (opts: { connection: never; prefix?: string }, factory: never) => T): T {

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRY = fileURLToPath(new URL('../../stembot.ts', import.meta.url));
-/** tsx's loader by absolute URL: the child runs in temp directories where a bare `tsx` does not resolve. */
-const TSX_LOADER = import.meta.resolve('tsx');
+/** The compiled CLI, as `npx stembot` runs it; tests/support/build-cli.ts builds it before the suite. */
+const ENTRY = fileURLToPath(new URL('../../dist/stembot.js', import.meta.url));
 
 export interface CliRun {
   child: ChildProcess;
@@ -13,12 +12,9 @@ export interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/**
- * Runs the stembot CLI from source (through tsx's loader, in-process: no extra child process) in
- * `cwd` with exactly the environment given, plus PATH and HOME.
- */
+/** Runs the stembot CLI in `cwd` with exactly the environment given, plus PATH and HOME. */
 export function runStembot(args: string[], options: { cwd: string; env?: Record<string, string>; detached?: boolean }): CliRun {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, ENTRY, ...args], {
+  const child = spawn(process.execPath, [ENTRY, ...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { SeparationRequest } from './separation-request.js';
 
 export const DELIVERY_STATES = ['pending', 'claimed', 'done', 'failed'] as const;
@@ -11,6 +11,8 @@ export type DeliveryState = (typeof DELIVERY_STATES)[number];
  * replicas, and results finished while no adapter ran are posted when one starts.
  */
 export class Delivery {
+  /** Properties with defaults: optional when creating. */
+  [OptionalProps]?: 'id' | 'state' | 'attempts' | 'createdAt';
   id: string = randomUUID();
   request!: SeparationRequest;
   platform!: string;

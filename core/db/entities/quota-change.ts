@@ -1,8 +1,10 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { Tenant } from './tenant.js';
 
 /** Who changed which limit of a guild, from what to what: admins' changes are accountable. */
 export class QuotaChange {
+  /** Properties with defaults: optional when creating. */
+  [OptionalProps]?: 'createdAt';
   id!: string;
   tenant!: Tenant;
   changedBy!: string;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { z } from 'zod';
 import { Separation } from './separation.js';
 import { Tenant } from './tenant.js';
@@ -30,6 +30,8 @@ export type PlatformMessage = z.infer<typeof platformMessageSchema>;
 
 /** Somebody asked for stems: who, where, with which options, and how it went. */
 export class SeparationRequest {
+  /** Properties with defaults: optional when creating. */
+  [OptionalProps]?: 'id' | 'platformMessage' | 'state' | 'chargedSeconds' | 'createdAt' | 'updatedAt';
   id: string = randomUUID();
   tenant!: Tenant;
   userId!: string;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 
 export const SEPARATION_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type SeparationState = (typeof SEPARATION_STATES)[number];
@@ -16,6 +16,8 @@ export interface StoredStem {
  * it; it is the unit that is cached and deduplicated, so the engine runs once per source + model.
  */
 export class Separation {
+  /** Properties with defaults: optional when creating. */
+  [OptionalProps]?: 'id' | 'state' | 'stems' | 'attempts' | 'createdAt';
   id: string = randomUUID();
   /** `youtube:<videoId>` or `file:<sha256>`: identity of the audio, not of who asked. */
   sourceKey!: string;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { z } from 'zod';
 
 export const PLATFORMS = ['discord', 'slack'] as const;
@@ -20,6 +20,8 @@ export type QuotaOverrides = z.infer<typeof quotaOverridesSchema>;
 
 /** A Discord guild or a Slack workspace: the unit quotas are counted and set for. */
 export class Tenant {
+  /** Properties with defaults: optional when creating. */
+  [OptionalProps]?: 'id' | 'quotaOverrides' | 'createdAt' | 'updatedAt';
   id: string = randomUUID();
   platform!: Platform;
   externalId!: string;

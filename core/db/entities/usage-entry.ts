@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { Tenant } from './tenant.js';
 
 export const USAGE_KINDS = ['reserve', 'commit', 'refund'] as const;
@@ -10,6 +10,8 @@ export type UsageKind = (typeof USAGE_KINDS)[number];
  * foreign key to the request because retention deletes requests while the ledger stays.
  */
 export class UsageEntry {
+  /** Properties with defaults: optional when creating. */
+  [OptionalProps]?: 'createdAt';
   id!: string;
   tenant!: Tenant;
   requestId!: string;

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig, type Config } from '../../../core/config.js';
+import type { SeparationProcessor } from '../../../core/queue/queue-backend.js';
+import type { SeparationEvent } from '../../../core/queue/queue-events-relay.js';
+import { startRelayRole } from '../../../core/queue/relay-role.js';
+import { SeparationProducer } from '../../../core/queue/separation-producer.js';
+import { openRuntime, type Runtime } from '../../../core/runtime.js';
+import { startWorkerRole } from '../../../worker/worker-role.js';
+import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from '../../support/services.js';
+
+/** A processor standing in for the separation pipeline: two progress reports, then a result. */
+const reportingProcessor: SeparationProcessor = async (job) => {
+  if (job.data.model === 'broken-model') throw new UnrecoverableError('model file is corrupt');
+  await job.updateProgress({ stage: 'downloading', fraction: 0.25, etaSeconds: 30 });
+  await job.updateProgress({ stage: 'separating', fraction: 0.75, etaSeconds: 10 });
+  return { durationSeconds: 212.5, stems: [{ stem: 'vocals', storageKey: `${job.data.separationId}/vocals.flac`, bytes: 1234 }] };
+};
+
+function waitFor(events: SeparationEvent[], predicate: (event: SeparationEvent) => boolean, subscribe: (listener: (event: SeparationEvent) => void) => () => void): Promise<SeparationEvent> {
+  const found = events.find(predicate);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve) => {
+    const unsubscribe = subscribe((event) => {
+      if (predicate(event)) {
+        unsubscribe();
+        resolve(event);
+      }
+    });
+  });
+}
+
+const backends: [string, () => Promise<{ config: Config; cleanup: () => Promise<void> }>][] = [
+  [
+    'Redis',
+    async () => {
+      const database = await createTestDatabase();
+      return { config: parseConfig({ DATABASE_URL: database.url, REDIS_URL, QUEUE_NAMESPACE: uniqueNamespace() }), cleanup: () => database.drop() };
+    },
+  ],
+  [
+    'the PostgreSQL backend',
+    async () => {
+      const database = await createTestDatabase();
+      return { config: parseConfig({ DATABASE_URL: database.url, QUEUE_NAMESPACE: uniqueNamespace() }), cleanup: () => database.drop() };
+    },
+  ],
+  [
+    'embedded PGlite',
+    async () => {
+      const temp = await makeTempDir();
+      return { config: parseConfig({ DATA_DIR: temp.dir }), cleanup: () => temp.remove() };
+    },
+  ],
+];
+
+describe.each(backends)('queue round trip on %s', (_name, setup) => {
+  let runtime: Runtime;
+  let cleanup: () => Promise<void>;
+  let stopRoles: () => Promise<void>;
+  let producer: SeparationProducer;
+  const events: SeparationEvent[] = [];
+  let subscribe: (listener: (event: SeparationEvent) => void) => () => void;
+
+  beforeAll(async () => {
+    const prepared = await setup();
+    cleanup = prepared.cleanup;
+    const { logger } = captureLogger('warn');
+    runtime = await openRuntime(prepared.config, logger);
+    const relayRole = await startRelayRole(runtime, logger, [(event) => void events.push(event)]);
+    subscribe = (listener) => relayRole.relay.subscribe(listener);
+    const workerRole = await startWorkerRole({ queues: runtime.queues, processor: reportingProcessor, concurrency: 1, logger, graceMs: 1000 });
+    producer = new SeparationProducer(runtime.queues.createQueue());
+    stopRoles = async () => {
+      await workerRole.stop();
+      await relayRole.stop();
+      await producer.close();
+    };
+  });
+
+  afterAll(async () => {
+    await stopRoles();
+    await runtime.close();
+    await cleanup();
+  });
+
+  it('delivers progress and completion as typed events', async () => {
+    const separationId = randomUUID();
+    await producer.enqueue({ separationId, source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' }, model: 'htdemucs' });
+    const completed = await waitFor(events, (event) => event.separationId === separationId && event.type === 'completed', subscribe);
+    expect(completed).toEqual({
+      type: 'completed',
+      separationId,
+      result: { durationSeconds: 212.5, stems: [{ stem: 'vocals', storageKey: `${separationId}/vocals.flac`, bytes: 1234 }] },
+    });
+    const progress = events.filter((event) => event.separationId === separationId && event.type === 'progress');
+    expect(progress).toEqual([
+      { type: 'progress', separationId, progress: { stage: 'downloading', fraction: 0.25, etaSeconds: 30 } },
+      { type: 'progress', separationId, progress: { stage: 'separating', fraction: 0.75, etaSeconds: 10 } },
+    ]);
+  });
+
+  it('reports a permanent failure once, with its reason', async () => {
+    const separationId = randomUUID();
+    await producer.enqueue({ separationId, source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' }, model: 'broken-model' });
+    const failed = await waitFor(events, (event) => event.separationId === separationId && event.type === 'failed', subscribe);
+    expect(failed).toEqual({ type: 'failed', separationId, reason: 'model file is corrupt' });
+  });
+
+  it('refuses a payload that does not match the job schema before it reaches the queue', async () => {
+    await expect(producer.enqueue({ separationId: 'not-a-uuid', source: { kind: 'youtube', videoId: 'short' }, model: '' })).rejects.toThrow(/separationId|videoId|model/);
+  });
+});
