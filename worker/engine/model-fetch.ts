@@ -1,10 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { pipeline } from 'node:stream/promises';
 import { UserError } from '../../core/errors.js';
 import { isNotFound } from './models-dir.js';
 
@@ -114,19 +113,23 @@ function totalSize(response: Response, base: number): number | undefined {
   return length === null ? undefined : base + Number(length);
 }
 
+/** Writes chunk by chunk (not via pipeline, which drops buffered bytes on error) so a drop keeps all it received. */
 async function writeBody(response: Response, partPath: string, append: boolean, digest: Hash, onBytes: (bytes: number) => void): Promise<number> {
-  if (!response.body) return 0;
+  const file = await open(partPath, append ? 'a' : 'w');
   let bytes = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      digest.update(chunk);
-      bytes += chunk.length;
+  try {
+    if (!response.body) return 0;
+    for await (const chunk of Readable.fromWeb(response.body as WebReadableStream<Uint8Array>)) {
+      const data = chunk as Buffer;
+      await file.write(data);
+      digest.update(data);
+      bytes += data.length;
       onBytes(bytes);
-      done(null, chunk);
-    },
-  });
-  await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, createWriteStream(partPath, { flags: append ? 'a' : 'w' }));
-  return bytes;
+    }
+    return bytes;
+  } finally {
+    await file.close();
+  }
 }
 
 async function finish(options: DownloadOptions, partPath: string, digest: Hash, bytes: number): Promise<DownloadResult> {
