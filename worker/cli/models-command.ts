@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { downloadModel } from '../engine/model-fetch.js';
-import { listModelFiles, modelFilePath, readSidecar, writeSidecar } from '../engine/models-dir.js';
+import { ensureModelsDir, listModelFiles, modelFilePath, readSidecar, writeSidecar } from '../engine/models-dir.js';
 import { readOnnxSummary } from '../engine/onnx-metadata-props.js';
 import { findRegistryEntry, modelNameSchema, REGISTRY } from '../engine/registry.js';
 import { describeOnnx, resolveModel } from '../engine/resolve-model.js';
@@ -109,6 +109,7 @@ async function addModel(
   const dest = modelFilePath(deps.modelsDir, name);
   if (await exists(dest)) throw new UserError('model_name_taken', `A model called ${name} is already installed (${dest}); pick another name with --name.`);
 
+  await ensureModelsDir(deps.modelsDir);
   // Staged next to the final file so the rename is atomic and a half-copied model is never picked up.
   const staged = `${dest}.incoming`;
   try {

@@ -1,11 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { UserError } from '../../core/errors.js';
-import { isNotFound } from './models-dir.js';
+import { ensureModelsDir, isNotFound } from './models-dir.js';
 
 export interface DownloadProgress {
   /** Bytes on disk so far, including what a resumed download already had. */
@@ -66,14 +66,6 @@ export async function downloadModel(options: DownloadOptions): Promise<DownloadR
     throw new UserError('model_download_failed', `The download from ${hostOf(options.url)} was interrupted: run the same command again to resume it.`, { cause: error });
   }
   return finish(options, partPath, digest, base + written);
-}
-
-async function ensureModelsDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (error) {
-    throw new UserError('models_dir_unwritable', `Cannot create the models folder ${dir}: check MODELS_DIR and its permissions.`, { cause: error });
-  }
 }
 
 async function hashExisting(partPath: string, hash: Hash): Promise<number> {

@@ -1,6 +1,7 @@
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { UserError } from '../../core/errors.js';
 import { modelContractSchema, modelNameSchema } from './registry.js';
 
 /** `{dir}/{name}.onnx`: the layout `models fetch` writes and `separate` reads. */
@@ -11,6 +12,14 @@ export function modelFilePath(modelsDir: string, name: string): string {
 /** `{dir}/{name}.json`: what `models add` learnt about a user-added model. */
 export function sidecarPath(modelsDir: string, name: string): string {
   return path.join(modelsDir, `${modelNameSchema.parse(name)}.json`);
+}
+
+export async function ensureModelsDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new UserError('models_dir_unwritable', `Cannot create the models folder ${dir}: check MODELS_DIR and its permissions.`, { cause: error });
+  }
 }
 
 export const localModelSchema = z.object({
