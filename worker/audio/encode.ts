@@ -1,0 +1,162 @@
+import { once } from 'node:events';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { z } from 'zod';
+import type { Logger } from '../../core/logging.js';
+import { UserError } from '../../core/errors.js';
+import { exitedCleanly, runTool, ToolError, type ToolExit, type ToolRun } from './ffmpeg.js';
+import { packSamples, type SampleKind } from './pcm.js';
+
+/** One output file's format. Defaults follow the demucs CLI (`--mp3-bitrate 320`, 16-bit wav/flac unless asked). */
+export const encodeFormatSchema = z.discriminatedUnion('format', [
+  z.object({ format: z.literal('mp3'), bitrateKbps: z.number().int().min(32).max(320).default(320) }),
+  z.object({ format: z.literal('flac'), bitDepth: z.union([z.literal(16), z.literal(24)]).default(16) }),
+  z.object({ format: z.literal('wav'), bitDepth: z.union([z.literal(16), z.literal(24), z.literal(32)]).default(16) }),
+  // 192 kbps stereo is transparent for music with libopus; demucs has no opus output to follow.
+  z.object({ format: z.literal('opus'), bitrateKbps: z.number().int().min(6).max(510).default(192) }),
+]);
+export type EncodeFormatInput = z.input<typeof encodeFormatSchema>;
+export type EncodeFormat = z.output<typeof encodeFormatSchema>;
+export type OutputFormat = EncodeFormat['format'];
+
+export const OUTPUT_EXTENSIONS: Record<OutputFormat, string> = { mp3: 'mp3', flac: 'flac', wav: 'wav', opus: 'opus' };
+
+export interface EncoderOptions {
+  ffmpeg: string;
+  /** Final path; the file appears there only once ffmpeg finished successfully. */
+  outputPath: string;
+  format: EncodeFormatInput;
+  /** Rate of the planar blocks written in; default 44100. */
+  sampleRate?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** Accepts planar stereo float32 blocks and writes one encoded file. */
+export interface StemEncoder {
+  /** Resolves when ffmpeg has taken the block (waits for stdin to drain: backpressure). */
+  write(planar: Float32Array[]): Promise<void>;
+  /** Closes the input, waits for ffmpeg, and moves the finished file into place. */
+  end(): Promise<void>;
+  /** Kills ffmpeg and removes the partial file. */
+  abort(): Promise<void>;
+}
+
+interface EncodePlan {
+  input: SampleKind;
+  codecArgs: string[];
+}
+
+const WAV_DEPTHS: Record<16 | 24 | 32, { input: SampleKind; codec: string }> = {
+  16: { input: 'pcm16', codec: 'pcm_s16le' },
+  24: { input: 'pcm24', codec: 'pcm_s24le' },
+  // Float in, float out, same rate: ffmpeg copies the bits, so this output is exactly the model's samples.
+  32: { input: 'f32', codec: 'pcm_f32le' },
+};
+
+/**
+ * Integer conversions (see pcm.ts): mp3 gets demucs' `i16_pcm` (clamp to ±1, ×32767, truncate), because
+ * demucs feeds lame those exact int16s; wav/flac get torchaudio.save's conversion (×2^15 or ×2^23, round to
+ * nearest even, clip), done here rather than by ffmpeg so the result does not depend on the ffmpeg build.
+ */
+function planFor(format: EncodeFormat, sampleRate: number): EncodePlan {
+  switch (format.format) {
+    case 'mp3':
+      // compression_level is lame's algorithm quality: 2 is demucs' default `--mp3-preset`.
+      return { input: 'lame16', codecArgs: ['-c:a', 'libmp3lame', '-b:a', `${format.bitrateKbps}k`, '-compression_level', '2', '-f', 'mp3'] };
+    case 'flac':
+      return format.bitDepth === 16
+        ? { input: 'pcm16', codecArgs: ['-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac'] }
+        : { input: 'pcm24', codecArgs: ['-c:a', 'flac', '-sample_fmt', 's32', '-bits_per_raw_sample', '24', '-f', 'flac'] };
+    case 'wav': {
+      const { input, codec } = WAV_DEPTHS[format.bitDepth];
+      return { input, codecArgs: ['-c:a', codec, '-f', 'wav'] };
+    }
+    case 'opus':
+      // libopus only runs at 48 kHz (or lower telephone rates), so ffmpeg resamples on the way out.
+      return { input: 'f32', codecArgs: ['-c:a', 'libopus', '-b:a', `${format.bitrateKbps}k`, ...(sampleRate === 48000 ? [] : ['-ar', '48000']), '-f', 'opus'] };
+  }
+}
+
+const RAW_INPUT_FORMAT: Record<SampleKind, string> = { f32: 'f32le', pcm16: 's16le', lame16: 's16le', pcm24: 's32le' };
+
+export async function createEncoder(options: EncoderOptions): Promise<StemEncoder> {
+  const format = encodeFormatSchema.parse(options.format);
+  const sampleRate = options.sampleRate ?? 44100;
+  const plan = planFor(format, sampleRate);
+  await ensureWritableDir(path.dirname(options.outputPath));
+  options.signal?.throwIfAborted();
+  const partPath = `${options.outputPath}.part`;
+  const args = [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+    '-f', RAW_INPUT_FORMAT[plan.input], '-ar', String(sampleRate), '-ac', '2', '-i', 'pipe:0',
+    ...plan.codecArgs,
+    partPath,
+  ];
+  const run = runTool(options.ffmpeg, args, { stdin: 'pipe', signal: options.signal });
+  return new FfmpegEncoder(run, plan.input, partPath, options);
+}
+
+async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new UserError('output_unwritable', `Cannot write output files to ${dir}: check that the folder exists and is writable.`, { cause: error });
+  }
+}
+
+class FfmpegEncoder implements StemEncoder {
+  private state: 'open' | 'ended' | 'aborted' = 'open';
+  private readonly stdin: Writable;
+
+  constructor(
+    private readonly run: ToolRun,
+    private readonly kind: SampleKind,
+    private readonly partPath: string,
+    private readonly options: EncoderOptions,
+  ) {
+    this.stdin = run.stdin!;
+  }
+
+  async write(planar: Float32Array[]): Promise<void> {
+    this.assertOpen();
+    if (this.stdin.write(packSamples(planar, this.kind))) return;
+    // ffmpeg dying leaves 'drain' unsent forever, so its exit also ends the wait.
+    const drained = await Promise.race([once(this.stdin, 'drain').then(() => true), this.run.exit.then(() => false)]);
+    if (!drained) await this.fail(await this.run.exit);
+  }
+
+  async end(): Promise<void> {
+    this.assertOpen();
+    this.state = 'ended';
+    this.stdin.end();
+    const exit = await this.run.exit;
+    if (!exitedCleanly(exit)) await this.fail(exit);
+    await rename(this.partPath, this.options.outputPath);
+  }
+
+  async abort(): Promise<void> {
+    if (this.state === 'aborted') return;
+    this.state = 'aborted';
+    this.run.kill();
+    await this.run.exit;
+    await rm(this.partPath, { force: true });
+  }
+
+  private assertOpen(): void {
+    this.options.signal?.throwIfAborted();
+    if (this.state !== 'open') throw new Error(`encoder for ${this.options.outputPath} is already ${this.state}`);
+  }
+
+  private async fail(exit: ToolExit): Promise<never> {
+    await this.abort();
+    this.options.signal?.throwIfAborted();
+    if (exit.spawnError) throw new ToolError(`could not start ffmpeg: ${exit.spawnError.message}`, exit);
+    this.options.logger?.error({ code: exit.code, signal: exit.signal, stderrTail: exit.stderrTail, outputPath: this.options.outputPath }, 'ffmpeg encode failed');
+    if (exit.stderrTail.some((line) => /Permission denied|Read-only file system|No space left/i.test(line))) {
+      throw new UserError('output_unwritable', `Cannot write ${this.options.outputPath}: the disk is full or the folder is not writable.`);
+    }
+    throw new ToolError(`ffmpeg exited with ${exit.code ?? exit.signal} while encoding ${path.basename(this.options.outputPath)}`, exit);
+  }
+}
