@@ -12,6 +12,7 @@ import type { Logger } from './core/logging.js';
 import { migrateQueueStore } from './core/queue/queue-backend.js';
 import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
 import { openRuntime } from './core/runtime.js';
+import { registerModelsCommand } from './worker/cli/models-command.js';
 
 /** How long a worker may finish its current step after SIGTERM before jobs are left to stall over. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -72,23 +73,23 @@ export function buildProgram(): Command {
     .command('start')
     .description('run the bot: queue relay, separation worker and the configured chat platforms')
     .option('--role <roles>', 'only these roles, comma-separated: relay, worker, discord, slack (default: ROLES or all)')
-    .action((options: { role?: string }) =>
-      runCliAction(async () => {
-        const { config, logger } = loadConfig({ ROLES: options.role });
-        await start(config, logger);
-      }),
-    );
+    .action(async (options: { role?: string }) => {
+      const { config, logger } = loadConfig({ ROLES: options.role });
+      await start(config, logger);
+    });
   program
     .command('migrate')
     .description('apply database migrations (start does this too)')
     .option('--create', 'development: also write a migration for entity changes')
-    .action((options: { create?: boolean }) =>
-      runCliAction(async () => {
-        const { config, logger } = loadConfig();
-        await migrate(config, logger, options);
-      }),
-    );
+    .action(async (options: { create?: boolean }) => {
+      const { config, logger } = loadConfig();
+      await migrate(config, logger, options);
+    });
+  registerModelsCommand(program, () => {
+    const { config, logger } = loadConfig();
+    return { modelsDir: config.modelsDir, logger };
+  });
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+await runCliAction(() => buildProgram().parseAsync(process.argv).then(() => undefined));

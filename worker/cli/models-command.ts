@@ -24,22 +24,29 @@ export interface ModelsCommandDeps {
   stderr?: NodeJS.WritableStream;
 }
 
-/** `stembot models list | fetch NAME | add PATH-OR-URL [--name N] | verify [NAME]`. Failures throw UserError. */
-export function registerModelsCommand(program: Command, deps: ModelsCommandDeps): void {
-  const io = { out: deps.stdout ?? process.stdout, err: deps.stderr ?? process.stderr };
-  const say = (line: string): void => void io.out.write(`${line}\n`);
-  const models = program.command('models').description(`list, download, add and check separation models (in ${deps.modelsDir})`);
+/**
+ * `stembot models list | fetch NAME | add PATH-OR-URL [--name N] | verify [NAME]`. Failures throw
+ * UserError. `getDeps` is called only when a models command runs, so settings are read (and can
+ * fail) only then, not for `--help` or other commands.
+ */
+export function registerModelsCommand(program: Command, getDeps: () => ModelsCommandDeps): void {
+  const withDeps = (run: (deps: ModelsCommandDeps, err: NodeJS.WritableStream, say: (line: string) => void) => Promise<void>) => async () => {
+    const deps = getDeps();
+    const out = deps.stdout ?? process.stdout;
+    await run(deps, deps.stderr ?? process.stderr, (line) => void out.write(`${line}\n`));
+  };
+  const models = program.command('models').description('list, download, add and check separation models (in MODELS_DIR)');
 
   models
     .command('list')
     .description('show the built-in models and what is installed')
-    .action(() => listModels(deps.modelsDir, say));
+    .action(() => withDeps((deps, _err, say) => listModels(deps.modelsDir, say))());
 
   models
     .command('fetch')
     .description('download a built-in model, verify its SHA-256 and install it (resumes an interrupted download)')
     .argument('<name>', `one of ${REGISTRY.map((e) => e.name).join(', ')}`)
-    .action((name: string) => fetchModel(deps, io.err, say, name));
+    .action((name: string) => withDeps((deps, err, say) => fetchModel(deps, err, say, name))());
 
   models
     .command('add')
@@ -47,13 +54,13 @@ export function registerModelsCommand(program: Command, deps: ModelsCommandDeps)
     .argument('<source>', 'path or URL of an .onnx file')
     .option('--name <name>', 'name to use it by (default: the file name)')
     .option('--sha256 <hex>', 'expected SHA-256 of a downloaded file')
-    .action((source: string, options: { name?: string; sha256?: string }) => addModel(deps, io.err, say, source, options));
+    .action((source: string, options: { name?: string; sha256?: string }) => withDeps((deps, err, say) => addModel(deps, err, say, source, options))());
 
   models
     .command('verify')
     .description('check installed models: file present, SHA-256 where known, parses as ONNX')
     .argument('[name]', 'only this model')
-    .action((name: string | undefined) => verifyModels(deps, say, name));
+    .action((name: string | undefined) => withDeps((deps, _err, say) => verifyModels(deps, say, name))());
 }
 
 async function listModels(modelsDir: string, say: (line: string) => void): Promise<void> {

@@ -42,7 +42,7 @@ async function models(...args: string[]): Promise<string> {
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
   const program = new Command().exitOverride();
-  registerModelsCommand(program, { modelsDir, logger: createLogger({ level: 'silent' }), stdout, stderr: new PassThrough() });
+  registerModelsCommand(program, () => ({ modelsDir, logger: createLogger({ level: 'silent' }), stdout, stderr: new PassThrough() }));
   await program.parseAsync(['node', 'stembot', 'models', ...args]);
   return Buffer.concat(chunks).toString('utf8');
 }
