@@ -1,0 +1,90 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { SeparationRequest, Tenant, UsageEntry } from '../db/entities/index.js';
+import { UserError } from '../errors.js';
+import { effectiveLimits, type QuotaDefaults, type QuotaLimits } from './limits.js';
+import { dayWindow, monthWindow, type QuotaWindow } from './quota-windows.js';
+
+/** Seconds reserved minus seconds refunded in a window: what a guild has used. */
+export async function usedSeconds(em: EntityManager, tenantId: string, window: QuotaWindow): Promise<number> {
+  const [row] = await em.execute<{ used: number }[]>(
+    `select coalesce(sum(case kind when 'reserve' then audio_seconds when 'refund' then -audio_seconds else 0 end), 0)::int as used
+       from usage_entry where tenant_id = ? and created_at >= ? and created_at < ?`,
+    [tenantId, window.start, window.end],
+  );
+  return row?.used ?? 0;
+}
+
+export async function activeJobs(em: EntityManager, tenantId: string): Promise<number> {
+  return em.count(SeparationRequest, { tenant: tenantId, state: { $in: ['queued', 'running'] } });
+}
+
+function formatMinutes(seconds: number): string {
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.ceil((seconds % 3600) / 60);
+  return hours > 0 ? `${hours} h ${minutes} min` : `${Math.ceil(seconds / 60)} min`;
+}
+
+export interface ReserveInput {
+  tenant: Tenant;
+  userId: string;
+  requestId: string;
+  model: string;
+  audioSeconds: number;
+  /** A cache hit still counts against concurrency and cooldown but reserves no audio time. */
+  free: boolean;
+  now: Date;
+  defaults: QuotaDefaults;
+}
+
+/**
+ * Checks every limit and writes the reserve row. The caller holds the tenant row locked
+ * (`select ... for update`) in the same transaction, so concurrent submits for one guild are
+ * checked one after another and N racing requests admit exactly what fits.
+ */
+export async function reserveQuota(em: EntityManager, input: ReserveInput): Promise<QuotaLimits> {
+  const limits = effectiveLimits(input.defaults, input.tenant.quotaOverrides);
+  if (!limits.allowedModels.includes(input.model)) {
+    throw new UserError('model_not_allowed', `This server does not allow the ${input.model} model; it allows ${limits.allowedModels.join(', ')}.`);
+  }
+  if (input.audioSeconds > limits.maxTrackSeconds) {
+    throw new UserError('track_too_long', `This track is ${formatMinutes(input.audioSeconds)}; this server's limit is ${formatMinutes(limits.maxTrackSeconds)}.`);
+  }
+  if ((await activeJobs(em, input.tenant.id)) >= limits.concurrentJobs) {
+    throw new UserError('too_many_jobs', `This server already has ${limits.concurrentJobs} separations running; try again when one finishes.`);
+  }
+  if (limits.userCooldownSeconds > 0) {
+    const last = await em.findOne(SeparationRequest, { tenant: input.tenant.id, userId: input.userId }, { orderBy: { createdAt: 'desc' }, fields: ['createdAt'] });
+    const waitSeconds = last ? Math.ceil(limits.userCooldownSeconds - (input.now.getTime() - last.createdAt.getTime()) / 1000) : 0;
+    if (waitSeconds > 0) throw new UserError('cooldown', `Please wait ${waitSeconds} s before your next separation.`);
+  }
+  if (!input.free) {
+    const day = await usedSeconds(em, input.tenant.id, dayWindow(input.now));
+    if (day + input.audioSeconds > limits.dailySeconds) {
+      throw new UserError('daily_quota', `This server has ${formatMinutes(Math.max(0, limits.dailySeconds - day))} of separation left today and this track needs ${formatMinutes(input.audioSeconds)}; it resets at 00:00 UTC.`);
+    }
+    const month = await usedSeconds(em, input.tenant.id, monthWindow(input.now));
+    if (month + input.audioSeconds > limits.monthlySeconds) {
+      throw new UserError('monthly_quota', `This server has used its ${formatMinutes(limits.monthlySeconds)} for this month; it resets on the 1st (UTC).`);
+    }
+    em.create(UsageEntry, { tenant: input.tenant, requestId: input.requestId, userId: input.userId, kind: 'reserve', audioSeconds: input.audioSeconds, createdAt: input.now });
+  }
+  return limits;
+}
+
+/**
+ * Settles a reservation once: `commit` on success, `refund` on failure or cancel. Safe to call
+ * again (a retried relay event): the ledger's unique (request, kind) makes the second a no-op.
+ * The settling row takes the reservation's timestamp, so a refund gives the time back to the
+ * day and month it was taken from.
+ */
+export async function settleQuota(em: EntityManager, requestId: string, kind: 'commit' | 'refund'): Promise<boolean> {
+  const inserted = await em.execute<{ id: string }[]>(
+    `insert into usage_entry (tenant_id, request_id, user_id, kind, audio_seconds, created_at)
+     select tenant_id, request_id, user_id, ?, audio_seconds, created_at from usage_entry
+      where request_id = ? and kind = 'reserve'
+        and not exists (select 1 from usage_entry where request_id = ? and kind in ('commit', 'refund'))
+     on conflict (request_id, kind) do nothing returning id`,
+    [kind, requestId, requestId],
+  );
+  return inserted.length > 0;
+}

@@ -1,0 +1,155 @@
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { UserError } from '../../core/errors.js';
+import type { Logger } from '../../core/logging.js';
+import { locateFfmpeg } from '../audio/ffmpeg.js';
+import { OUTPUT_EXTENSIONS, type EncodeFormatInput } from '../audio/encode.js';
+import { clipModeSchema } from '../engine/stem-output.js';
+import { loadModel } from '../engine/model.js';
+import { deviceSchema, type Device } from '../engine/session.js';
+import { resolveModel } from '../engine/resolve-model.js';
+import { separateTrack, type SeparatedTrack } from '../separate-track.js';
+
+export interface SeparateCommandDeps {
+  modelsDir: string;
+  ffmpegPath?: string;
+  device: Device;
+  /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
+  threads: number;
+  logger: Logger;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+/** demucs' `--filename` default: one folder per track, one file per stem. */
+const DEFAULT_FILENAME = '{track}/{stem}.{ext}';
+
+const optionsSchema = z
+  .object({
+    name: z.string().optional(),
+    modelFile: z.string().optional(),
+    out: z.string().default('separated'),
+    filename: z.string().default(DEFAULT_FILENAME),
+    twoStems: z.string().optional(),
+    mp3: z.boolean().default(false),
+    mp3Bitrate: z.coerce.number({ error: '--mp3-bitrate expects kbps, like 320' }).int().min(32).max(320).default(320),
+    flac: z.boolean().default(false),
+    float32: z.boolean().default(false),
+    int24: z.boolean().default(false),
+    shifts: z.coerce.number({ error: '--shifts expects a whole number' }).int().min(0).max(20).default(1),
+    overlap: z.coerce.number({ error: '--overlap expects a fraction like 0.25' }).min(0).lt(1).default(0.25),
+    clipMode: clipModeSchema.default('rescale'),
+    device: deviceSchema.optional(),
+    jobs: z.coerce.number({ error: '-j expects a whole number' }).int().min(0).optional(),
+    seed: z.coerce.number().int().optional(),
+    batchSize: z.coerce.number().int().min(1).max(64).default(1),
+    json: z.boolean().default(false),
+  })
+  .refine((o) => !(o.mp3 && o.flac), { error: 'choose one of --mp3 and --flac' })
+  .refine((o) => !(o.float32 && o.int24), { error: 'choose one of --float32 and --int24' });
+type SeparateOptions = z.output<typeof optionsSchema>;
+
+/** demucs' choice of output: wav by default (16-bit; --int24 / --float32), or --mp3 / --flac. */
+function outputFormat(options: SeparateOptions): EncodeFormatInput {
+  if (options.mp3) return { format: 'mp3', bitrateKbps: options.mp3Bitrate };
+  if (options.flac) return { format: 'flac', bitDepth: options.int24 ? 24 : 16 };
+  return { format: 'wav', bitDepth: options.float32 ? 32 : options.int24 ? 24 : 16 };
+}
+
+function fillTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/**
+ * `stembot separate`, shaped like the demucs command line so demucs users feel at home:
+ * `stembot separate [-n NAME | --model-file PATH] [-o OUT] ... TRACK...` writes
+ * `{OUT}/{model}/{track}/{stem}.{ext}`. `-j` sets onnxruntime's threads (demucs' `-j` is its
+ * worker count for the same purpose: use more cores).
+ */
+export function registerSeparateCommand(program: Command, getDeps: () => SeparateCommandDeps): void {
+  program
+    .command('separate')
+    .description('separate audio files into stems, like the demucs command line')
+    .argument('<tracks...>', 'audio files (any format ffmpeg reads)')
+    .option('-n, --name <name>', 'model name (default htdemucs)')
+    .option('--model-file <path>', 'an ONNX model file instead of a named model')
+    .option('-o, --out <dir>', 'output folder', 'separated')
+    .option('--filename <template>', 'output file name under OUT/MODEL, with {track}, {trackext}, {stem}, {ext}', DEFAULT_FILENAME)
+    .option('--two-stems <stem>', 'only STEM and no_STEM (the sum of the others)')
+    .option('--mp3', 'write mp3 (320 kbps unless --mp3-bitrate)')
+    .option('--mp3-bitrate <kbps>', 'mp3 bitrate', '320')
+    .option('--flac', 'write flac')
+    .option('--float32', 'write 32-bit float wav')
+    .option('--int24', 'write 24-bit wav or flac')
+    .option('--shifts <n>', 'random-shift passes averaged (0 is deterministic)', '1')
+    .option('--overlap <fraction>', 'overlap between chunks', '0.25')
+    .addOption(new Option('--clip-mode <mode>', 'keep stems from clipping').choices(['rescale', 'clamp', 'none']).default('rescale'))
+    .addOption(new Option('-d, --device <device>', 'cpu, cuda or auto (default ONNX_DEVICE)').choices(['cpu', 'cuda', 'auto']))
+    .option('-j, --jobs <n>', 'threads for onnxruntime (default ONNX_THREADS)')
+    .option('--seed <n>', 'seed for the shift offsets, to reproduce a run')
+    .option('--batch-size <n>', 'chunks per model call when the model allows batching', '1')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .action(async (tracks: string[], rawOptions: Record<string, unknown>) => {
+      const parsed = optionsSchema.safeParse(rawOptions);
+      if (!parsed.success) throw new UserError('bad_option', parsed.error.issues.map((issue) => issue.message).join('; '));
+      const failures = await runSeparate(tracks, parsed.data, getDeps());
+      if (failures > 0) process.exitCode = 1;
+    });
+}
+
+async function runSeparate(tracks: string[], options: SeparateOptions, deps: SeparateCommandDeps): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const resolved = await resolveModel(deps.modelsDir, { name: options.name, modelFile: options.modelFile });
+  const { ffmpeg } = await locateFfmpeg({ ffmpegPath: deps.ffmpegPath });
+  const threads = options.jobs ?? deps.threads;
+  const model = await loadModel(resolved.path, { device: options.device ?? deps.device, intraOpThreads: threads > 0 ? threads : undefined }, deps.logger, {
+    sources: resolved.sources,
+    sampleRate: resolved.sampleRate,
+    segment: resolved.segment,
+  });
+  const format = outputFormat(options);
+  const modelDir = path.resolve(options.out, resolved.name);
+  await mkdir(modelDir, { recursive: true }).catch((cause: unknown) => {
+    throw new UserError('output_unwritable', `Cannot create the output folder ${modelDir}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}.`, { cause });
+  });
+
+  const summary: { track: string; stems?: Record<string, string>; durationSeconds?: number; timings?: SeparatedTrack['timings']; error?: { code: string; message: string } }[] = [];
+  for (const track of tracks) {
+    const trackName = path.parse(track).name;
+    const values = { track: trackName, trackext: path.extname(track).slice(1), ext: OUTPUT_EXTENSIONS[format.format] };
+    const bar = new cliProgress.SingleBar({ stream: stderr, format: `${trackName} [{bar}] {percentage}% | ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+    bar.start(100, 0);
+    try {
+      const result = await separateTrack({
+        input: track,
+        model,
+        ffmpeg,
+        outputPath: (stem) => path.join(modelDir, fillTemplate(options.filename, { ...values, stem })),
+        format,
+        settings: { shifts: options.shifts, overlap: options.overlap, clip: options.clipMode, twoStems: options.twoStems, seed: options.seed, batchSize: options.batchSize },
+        tempDir: tmpdir(),
+        onProgress: (progress) => {
+          if (progress.stage === 'separate') bar.update(Math.round(progress.fraction * 100));
+        },
+        logger: deps.logger,
+      });
+      bar.update(100);
+      bar.stop();
+      summary.push({ track, stems: Object.fromEntries(result.stems.map((s) => [s.name, s.path])), durationSeconds: result.durationSeconds, timings: result.timings });
+      if (!options.json) stdout.write(`${track}: ${result.stems.map((s) => path.relative(process.cwd(), s.path)).join(', ')}\n`);
+    } catch (error) {
+      bar.stop();
+      if (!(error instanceof UserError)) throw error;
+      // Like demucs, one bad track does not stop the others; the exit code still says something failed.
+      summary.push({ track, error: { code: error.code, message: error.message } });
+      stderr.write(`stembot: ${track}: ${error.message}\n`);
+    }
+  }
+  if (options.json) stdout.write(`${JSON.stringify({ model: resolved.name, provider: model.provider, outputDir: modelDir, tracks: summary }, null, 2)}\n`);
+  return summary.filter((entry) => entry.error).length;
+}

@@ -1,0 +1,104 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from '../core/logging.js';
+import { decodeAudio, DECODE_SAMPLE_RATE } from './audio/decode.js';
+import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio/encode.js';
+import { separate, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
+import type { LoadedModel } from './engine/model.js';
+import type { StemWriter } from './engine/stem-output.js';
+
+/** Wall time per stage. Stages overlap in the stream, so each counts the time spent waiting on it. */
+export interface TrackTimings {
+  decodeMs: number;
+  inferenceMs: number;
+  /** Chunk reads, overlap-add and STFT/iSTFT on the host: the engine's own work around the model. */
+  overlapAddMs: number;
+  stftMs: number;
+  encodeMs: number;
+  totalMs: number;
+}
+
+export interface SeparateTrackOptions {
+  /** A file path or a byte stream of any audio ffmpeg can decode. */
+  input: string | Readable;
+  model: LoadedModel;
+  ffmpeg: string;
+  /** Where each stem goes; the file appears only once it is complete. */
+  outputPath: (stem: string) => string;
+  format: EncodeFormatInput;
+  settings: SeparationSettings;
+  tempDir: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: SeparationProgress) => void;
+  logger?: Logger;
+}
+
+export interface SeparatedTrack {
+  stems: { name: string; path: string }[];
+  durationSeconds: number;
+  timings: TrackTimings;
+}
+
+/** Times every `next()` of an iterable: how long the consumer waited for its producer. */
+async function* timed<T>(source: AsyncIterable<T>, clock: { ms: number }): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const started = performance.now();
+      const step = await iterator.next();
+      clock.ms += performance.now() - started;
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+/**
+ * One track end to end as a stream: ffmpeg decode -> engine (spool, chunks, model, overlap-add)
+ * -> one ffmpeg encoder per stem. Memory stays bounded by the engine's window, not the track.
+ */
+export async function separateTrack(options: SeparateTrackOptions): Promise<SeparatedTrack> {
+  const started = performance.now();
+  const decodeClock = { ms: 0 };
+  const encodeClock = { ms: 0 };
+  const encoders: StemEncoder[] = [];
+  const stems: { name: string; path: string }[] = [];
+  const openStem = async (name: string): Promise<StemWriter> => {
+    const path = options.outputPath(name);
+    const encoder = await createEncoder({ ffmpeg: options.ffmpeg, outputPath: path, format: options.format, sampleRate: options.model.sampleRate, signal: options.signal, logger: options.logger });
+    encoders.push(encoder);
+    stems.push({ name, path });
+    return {
+      write: async (planar) => {
+        const t = performance.now();
+        await encoder.write(planar);
+        encodeClock.ms += performance.now() - t;
+      },
+      end: async () => {
+        const t = performance.now();
+        await encoder.end();
+        encodeClock.ms += performance.now() - t;
+      },
+    };
+  };
+  const decoded = timed(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), decodeClock);
+  try {
+    const result = await separate(decoded, { ...options.settings, model: options.model, openStem, tempDir: options.tempDir, signal: options.signal, onProgress: options.onProgress });
+    return {
+      stems,
+      durationSeconds: result.length / DECODE_SAMPLE_RATE,
+      timings: {
+        decodeMs: decodeClock.ms,
+        inferenceMs: result.timings.inferenceMs,
+        overlapAddMs: result.timings.overlapAddMs,
+        stftMs: result.timings.stftMs,
+        encodeMs: encodeClock.ms,
+        totalMs: performance.now() - started,
+      },
+    };
+  } catch (error) {
+    await Promise.all(encoders.map((encoder) => encoder.abort().catch(() => undefined)));
+    throw error;
+  }
+}
