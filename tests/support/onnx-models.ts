@@ -25,6 +25,9 @@ export const FREQ_FRACTIONS = [0.05, 0.1, 0.15, 0.2];
 /** ramp model, source k at segment position s: `x * ((s + 1) / S + k) + cumsum(x)[s] * CUMSUM_GAIN * (k + 1)`. */
 export const CUMSUM_GAIN = 0.01;
 
+/** The first `k` fractions; sources past the list get none (6-source models keep the sum at 1). */
+const padded = (fractions: readonly number[], k: number): number[] => Array.from({ length: k }, (_, i) => fractions[i] ?? 0);
+
 function valueInfo(name: string, dims: readonly Dim[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
@@ -59,7 +62,7 @@ function timeBranch(kind: 'fractions' | 'ramp', input: string, output: string, k
   const initializers = [int64s('axis1', [1]), int64s('axis2', [2])];
   const nodes = [node('Unsqueeze', [input, 'axis1'], [`${output}_u`])];
   if (kind === 'fractions') {
-    initializers.push(floats(`${output}_frac`, [1, k, 1, 1], fractions.slice(0, k)));
+    initializers.push(floats(`${output}_frac`, [1, k, 1, 1], padded(fractions, k)));
     nodes.push(node('Mul', [`${output}_u`, `${output}_frac`], [output]));
     return { nodes, initializers };
   }
@@ -83,7 +86,7 @@ function freqBranch(kind: 'fractions' | 'ramp', input: string, output: string, k
   if (kind === 'fractions') {
     return {
       nodes: [...nodes, node('Mul', [`${output}_u`, `${output}_frac`], [output])],
-      initializers: [floats(`${output}_frac`, [1, k, 1, 1, 1], FREQ_FRACTIONS.slice(0, k))],
+      initializers: [floats(`${output}_frac`, [1, k, 1, 1, 1], padded(FREQ_FRACTIONS, k))],
     };
   }
   const byFrame = Float32Array.from({ length: k * frames }, (_, i) => (Math.floor(i / frames) + 1) * (1 + (i % frames) / frames));
