@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { drawShiftOffsets } from '../../../worker/engine/apply.js';
+import { fractionsModel, rampModel, separateReference, splitModel } from '../../support/demucs-reference.js';
+import { loadTestModel, relativeError, runSeparation, testTrack } from '../../support/engine-harness.js';
+import { CUMSUM_GAIN, FRACTIONS, FREQ_FRACTIONS, TIME_FRACTIONS } from '../../support/onnx-models.js';
+
+const TOLERANCE = 1e-5; // relative
+const RATE = 8000; // Hz, set in the models' metadata so max_shift (4000 samples) stays small
+const metadata = { 'stembot.sample_rate': String(RATE) };
+
+describe('separate, waveform contract, against a transcription of demucs apply_model', () => {
+  const S = 4096;
+  const cases = [
+    { name: 'shorter than a segment', length: 2500, dc: 0 },
+    { name: 'exactly a segment', length: S, dc: 0 },
+    { name: 'several segments', length: 5 * S + 123, dc: 0 },
+    { name: 'several segments with a DC offset', length: 3 * S + 7, dc: 0.4 },
+  ];
+  for (const c of cases) {
+    it(`ramp model, ${c.name}`, async () => {
+      const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+      const wav = testTrack(c.length, 7, c.dc);
+      const { result, stems } = await runSeparation(wav, { model, shifts: 0, overlap: 0.25 });
+      const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+      expect(result.stems).toEqual(['drums', 'bass', 'other', 'vocals']);
+      result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+    });
+  }
+
+  it('fractions model: stems sum to the input plus (K - 1) times its mean, as demucs adds the mean to every source', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'fractions', segment: S, metadata });
+    const wav = testTrack(3 * S, 3, 0.25);
+    const { stems } = await runSeparation(wav, { model, shifts: 0, overlap: 0.25 });
+    const ref = wav[0]!.map((l, i) => (l + wav[1]![i]!) / 2);
+    const mean = ref.reduce((a, b) => a + b, 0) / ref.length;
+    const outputs = [...stems.values()].map((w) => w.channels);
+    const sum = [0, 1].map((c) => wav[c]!.map((_, i) => outputs.reduce((a, o) => a + o[c]![i]!, 0) - 3 * mean));
+    expect(relativeError(sum, wav)).toBeLessThan(TOLERANCE);
+    const expected = separateReference(wav, fractionsModel(FRACTIONS), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    expect(relativeError(stems.get('vocals')!.channels, expected[3]!)).toBeLessThan(TOLERANCE);
+  });
+
+  it('shifts with a seed: reproducible offsets and the averaged passes demucs computes', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const wav = testTrack(4 * S + 500, 11, 0.1);
+    const { result, stems } = await runSeparation(wav, { model, shifts: 3, overlap: 0.25, seed: 42 });
+    expect(result.shiftOffsets).toEqual(drawShiftOffsets(3, RATE / 2, 42));
+    expect(new Set(result.shiftOffsets).size).toBe(3);
+    const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: result.shiftOffsets, sources: 4 });
+    result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+  });
+
+  it('batches chunks when the batch dimension is dynamic, with the same result', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata, batch: 'batch' });
+    expect(model.contract.dynamicBatch).toBe(true);
+    const wav = testTrack(6 * S, 5);
+    const { result, stems } = await runSeparation(wav, { model, shifts: 2, seed: 1, overlap: 0.5, batchSize: 3 });
+    const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.5, sampleRate: RATE, shiftOffsets: result.shiftOffsets, sources: 4 });
+    result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+  });
+
+  it('two stems: X and no_X, the sum of the other de-normalised sources', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const wav = testTrack(2 * S + 99, 13, -0.2);
+    const { result, stems } = await runSeparation(wav, { model, shifts: 0, twoStems: 'bass' });
+    expect(result.stems).toEqual(['bass', 'no_bass']);
+    const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    const rest = [0, 1].map((c) => wav[c]!.map((_, i) => [0, 2, 3].reduce((a, k) => a + expected[k]![c]![i]!, 0)));
+    expect(relativeError(stems.get('bass')!.channels, expected[1]!)).toBeLessThan(TOLERANCE);
+    expect(relativeError(stems.get('no_bass')!.channels, rest)).toBeLessThan(TOLERANCE);
+  });
+
+  it('clip rescale divides each stem by max(1.01 * peak, 1); clamp limits to 0.99', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const wav = testTrack(2 * S, 17);
+    const plain = await runSeparation(wav, { model, shifts: 0, clip: 'none' });
+    const rescaled = await runSeparation(wav, { model, shifts: 0, clip: 'rescale' });
+    const clamped = await runSeparation(wav, { model, shifts: 0, clip: 'clamp' });
+    const peaks = plain.result.levels.map((l) => l.peak);
+    expect(Math.max(...peaks)).toBeGreaterThan(1); // the ramp model's louder sources do clip
+    expect(Math.min(...peaks)).toBeLessThan(1);
+    for (const name of plain.result.stems) {
+      const raw = plain.stems.get(name)!.channels;
+      const peak = Math.max(...raw.flat().map(Math.abs));
+      const gain = 1 / Math.max(1.01 * peak, 1);
+      expect(relativeError(rescaled.stems.get(name)!.channels, raw.map((ch) => ch.map((v) => v * gain)))).toBeLessThan(TOLERANCE);
+      expect(relativeError(clamped.stems.get(name)!.channels, raw.map((ch) => ch.map((v) => Math.min(0.99, Math.max(-0.99, v)))))).toBeLessThan(TOLERANCE);
+      expect(rescaled.stems.get(name)!.ended).toBe(true);
+    }
+  });
+});
+
+describe('separate, split contract (host STFT), against a direct-DFT transcription', () => {
+  const S = 8192;
+  const frames = S / 1024;
+  it('ramp model over several segments with shifts and a DC offset', async () => {
+    const model = await loadTestModel({ contract: 'split', kind: 'ramp', segment: S, sources: 2, metadata: { ...metadata, 'stembot.sources': 'voice,rest' }, timeFirst: true });
+    expect(model.contract.kind).toBe('split');
+    const wav = testTrack(2 * S + 1000, 19, 0.3);
+    const { result, stems } = await runSeparation(wav, { model, shifts: 1, seed: 9, overlap: 0.25 });
+    const reference = splitModel(rampModel(2, CUMSUM_GAIN), 2, (k, f, t) => (k + 1) * (1 + t / frames) * (1 + f / 2048));
+    const expected = separateReference(wav, reference, { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: result.shiftOffsets, sources: 2 });
+    expect(result.stems).toEqual(['voice', 'rest']);
+    result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+  });
+
+  it('fractions model, shorter than a segment', async () => {
+    const model = await loadTestModel({ contract: 'split', kind: 'fractions', segment: S, metadata });
+    const wav = testTrack(5000, 23);
+    const { result, stems } = await runSeparation(wav, { model, shifts: 0 });
+    const reference = splitModel(fractionsModel(TIME_FRACTIONS), 4, (k) => FREQ_FRACTIONS[k]!);
+    const expected = separateReference(wav, reference, { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+  });
+});

@@ -1,0 +1,213 @@
+import { randomInt } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../../core/errors.js';
+import { runChunks, type ComputeTimings } from './infer.js';
+import type { LoadedModel } from './model.js';
+import { OverlapAdd, PassAverage, transitionWeight, type Block } from './overlap-add.js';
+import { NORMALISATION_EPSILON, TrackSpool } from './spool.js';
+import { StemOutput, clipModeSchema, type StemWriter } from './stem-output.js';
+
+/**
+ * Separation as demucs 4 does it (`api.Separator.separate_tensor`, `apply.apply_model`,
+ * `separate.py`), streamed so memory does not grow with the track:
+ *
+ * 1. The decoded track is spooled to disk while the mean and unbiased std of its mono reference
+ *    (`ref = mean over channels`) are accumulated. Chunks are read back normalised:
+ *    `x = (wav - mean) / (std + 1e-8)`.
+ * 2. shifts = N > 0: the track is zero-padded by `max_shift = int(0.5 * sr)` on both sides and N
+ *    passes run, pass i seeing the padded track from a random offset `o_i` in `[0, max_shift]`
+ *    (Python's `random.randint` includes the end) to the end of the real audio; each pass'
+ *    result is cut back to the track and the passes are averaged. shifts = 0: one pass over the
+ *    track itself.
+ * 3. Within a pass of length L: `stride = int((1 - overlap) * S)`, chunks at 0, stride, … < L,
+ *    each `l = min(S, L - offset)` long, read as S samples starting at `offset - (S - l) // 2`
+ *    (real neighbouring audio; zeros only outside the padded track), and the model output is
+ *    centre-trimmed back to `l`.
+ * 4. Outputs are overlap-added with the transition weight (`weight[:l]` for a chunk of length l)
+ *    and divided by the summed weights.
+ * 5. Sources are de-normalised `out * (std + 1e-8) + mean`; with `twoStems = X` the stems are X
+ *    and `no_X`, the sum of the other sources; each stem is clipped at save time (`clip`).
+ *
+ * Passes run interleaved by track position, so each keeps one segment of overlap-add state and
+ * finished samples go to the writers as soon as every pass has delivered them (see PassAverage).
+ */
+
+export const separationSettingsSchema = z.object({
+  /** Random-shift passes averaged (demucs `--shifts`); 0 is deterministic. Default 1, as demucs. */
+  shifts: z.number().int().min(0).max(20).default(1),
+  /** Fraction of a segment shared by neighbouring chunks (demucs `--overlap`). Default 0.25. */
+  overlap: z.number().min(0).lt(1).default(0.25),
+  /** Exponent sharpening the cross-fade between chunks; demucs' default 1. */
+  transitionPower: z.number().min(1).default(1),
+  /** Seeds the shift offsets; a random seed when absent. */
+  seed: z.number().int().optional(),
+  /** Keep this source and `no_<source>` (the sum of the rest), like demucs `--two-stems`. */
+  twoStems: z.string().optional(),
+  /** How stems are kept from clipping when saved (demucs `--clip-mode`). Default rescale. */
+  clip: clipModeSchema.default('rescale'),
+  /** Chunks per `session.run` when the model's batch dimension is dynamic, else 1. Default 1. */
+  batchSize: z.number().int().min(1).max(64).default(1),
+});
+export type SeparationSettings = z.input<typeof separationSettingsSchema>;
+
+export interface StageTimings extends ComputeTimings {
+  /** Reading chunks back from the spool, overlap-add, averaging and de-normalising. */
+  overlapAddMs: number;
+}
+
+export type SeparationProgress =
+  | { stage: 'spool'; samples: number }
+  | { stage: 'separate'; fraction: number; timings: StageTimings }
+  | { stage: 'write'; fraction: number };
+
+export interface SeparateOptions extends SeparationSettings {
+  model: LoadedModel;
+  /** Called once per output stem, in `SeparationResult.stems` order, before any audio is written. */
+  openStem: (name: string) => StemWriter | Promise<StemWriter>;
+  /** Spools (track and, for rescale, stems) go in a fresh folder here, removed at the end. */
+  tempDir: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: SeparationProgress) => void;
+}
+
+export interface SeparationResult {
+  stems: string[];
+  /** Samples per channel. */
+  length: number;
+  /** The offsets the shift passes drew, in `[0, maxShift]`. */
+  shiftOffsets: number[];
+  maxShift: number;
+  /** Per stem: peak before clipping and the gain applied. */
+  levels: Array<{ name: string; peak: number; gain: number }>;
+  timings: StageTimings;
+}
+
+const MAX_SHIFT_SECONDS = 0.5; // demucs: max_shift = int(0.5 * samplerate)
+
+/** The stems a separation yields: the model's sources, or `[X, no_X]`. */
+export function stemNames(sources: readonly string[], twoStems?: string): string[] {
+  if (twoStems === undefined) return [...sources];
+  if (!sources.includes(twoStems)) {
+    throw new UserError('unknown_stem', `This model has no "${twoStems}" stem; it has ${sources.join(', ')}.`);
+  }
+  return [twoStems, `no_${twoStems}`];
+}
+
+/** mulberry32: a small seedable generator, so a seed reproduces the shift offsets. */
+export function drawShiftOffsets(count: number, maxShift: number, seed: number): number[] {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  return Array.from({ length: count }, () => Math.floor(next() * (maxShift + 1)));
+}
+
+/** One pass: its timeline starts at track position `start` and is `length` samples long. */
+interface Pass {
+  start: number;
+  length: number;
+}
+
+interface ChunkJob {
+  pass: number;
+  offset: number; // on the pass' timeline
+  used: number; // l: samples of the model output kept
+  last: boolean; // the pass' final chunk
+}
+
+function planPasses(length: number, shiftOffsets: readonly number[], maxShift: number): Pass[] {
+  if (shiftOffsets.length === 0) return [{ start: 0, length }];
+  return shiftOffsets.map((o) => ({ start: o - maxShift, length: length + maxShift - o }));
+}
+
+/** Every chunk of every pass, ordered by track position so the passes advance together. */
+function planChunks(passes: readonly Pass[], segment: number, stride: number): ChunkJob[] {
+  const jobs = passes.flatMap((p, pass) => {
+    const offsets = Array.from({ length: Math.ceil(p.length / stride) }, (_, i) => i * stride);
+    return offsets.map((offset, i) => ({ pass, offset, used: Math.min(segment, p.length - offset), last: i === offsets.length - 1 }));
+  });
+  const at = (j: ChunkJob): number => (passes[j.pass] as Pass).start + j.offset;
+  return jobs.sort((a, b) => at(a) - at(b) || a.pass - b.pass);
+}
+
+/** `[K,2,n]` normalised sources -> one planar `[2][n]` block per stem. */
+function toStems(block: Block, sources: number, mean: number, std: number, keep: number | undefined): Float32Array[][] {
+  const n = block.length;
+  const scale = std + NORMALISATION_EPSILON;
+  const source = (k: number): Float32Array[] =>
+    [0, 1].map((c) => block.data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n).map((v) => v * scale + mean));
+  const all = Array.from({ length: sources }, (_, k) => source(k));
+  if (keep === undefined) return all;
+  const rest = [new Float32Array(n), new Float32Array(n)];
+  all.forEach((s, k) => {
+    if (k !== keep) rest.forEach((r, c) => r.forEach((v, i) => (r[i] = v + ((s[c] as Float32Array)[i] as number))));
+  });
+  return [all[keep] as Float32Array[], rest];
+}
+
+export async function separate(input: AsyncIterable<Float32Array[]>, options: SeparateOptions): Promise<SeparationResult> {
+  const settings = separationSettingsSchema.parse(options);
+  const { model, signal, onProgress } = options;
+  const { segment: S, sources: K, dynamicBatch } = model.contract;
+  const stems = stemNames(model.sources, settings.twoStems);
+  const stride = Math.floor((1 - settings.overlap) * S);
+  if (stride < 1) throw new UserError('bad_overlap', `An overlap of ${settings.overlap} leaves no stride; use a smaller overlap.`);
+  const maxShift = Math.floor(MAX_SHIFT_SECONDS * model.sampleRate);
+  const shiftOffsets = drawShiftOffsets(settings.shifts, maxShift, settings.seed ?? randomInt(2 ** 31));
+  const batchSize = dynamicBatch ? settings.batchSize : 1;
+  const timings: StageTimings = { inferenceMs: 0, stftMs: 0, overlapAddMs: 0 };
+
+  const dir = await mkdtemp(join(options.tempDir, 'stembot-separate-'));
+  let output: StemOutput | undefined;
+  let track: TrackSpool | undefined;
+  try {
+    track = await TrackSpool.write(input, join(dir, 'track.f32'), signal, (samples) => onProgress?.({ stage: 'spool', samples }));
+    const passes = planPasses(track.length, shiftOffsets, maxShift);
+    const jobs = planChunks(passes, S, stride);
+    const weight = transitionWeight(S, settings.transitionPower);
+    const overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, p.length, weight));
+    const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
+    const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
+    output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
+
+    for (let first = 0; first < jobs.length; first += batchSize) {
+      signal?.throwIfAborted();
+      const batch = jobs.slice(first, first + batchSize);
+      let started = performance.now();
+      const chunks: Float32Array[] = []; // [2,S] each
+      for (const job of batch) {
+        const chunk = new Float32Array(2 * S);
+        const readFrom = (passes[job.pass] as Pass).start + job.offset - Math.floor((S - job.used) / 2);
+        await track.readNormalised(readFrom, [chunk.subarray(0, S), chunk.subarray(S)]);
+        chunks.push(chunk);
+      }
+      timings.overlapAddMs += performance.now() - started;
+      const outputs = await runChunks(model, chunks, timings); // [K,2,S] each
+      started = performance.now();
+      for (const [i, job] of batch.entries()) {
+        const pass = passes[job.pass] as Pass;
+        const onTrack = (b: Block): Block => ({ ...b, start: b.start + pass.start });
+        const done = overlapAdds[job.pass]?.add(job.offset, outputs[i] as Float32Array, job.used);
+        if (done) average.add(job.pass, onTrack(done));
+        if (job.last) average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).finish()));
+      }
+      const ready = average.take();
+      timings.overlapAddMs += performance.now() - started;
+      if (ready) await output.write(toStems(ready, K, track.mean, track.std, keep));
+      onProgress?.({ stage: 'separate', fraction: Math.min(1, (first + batch.length) / jobs.length), timings: { ...timings } });
+    }
+    signal?.throwIfAborted();
+    const levels = await output.finish((fraction) => onProgress?.({ stage: 'write', fraction }));
+    return { stems, length: track.length, shiftOffsets, maxShift, levels, timings };
+  } finally {
+    await output?.close();
+    await track?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,142 @@
+/** A run of finished samples: `data` is `[K,2,length]` (source-major, then channel), float32. */
+export interface Block {
+  start: number;
+  length: number;
+  data: Float32Array;
+}
+
+/**
+ * demucs' transition weight: a triangle peaking mid-segment, `concat(1..S/2, S-S/2..1) / max`,
+ * raised to `power` (the default 1 gives linear cross-fades when overlap < 50 %).
+ */
+export function transitionWeight(segment: number, power: number): Float64Array {
+  const half = Math.floor(segment / 2);
+  const weight = new Float64Array(segment);
+  for (let i = 0; i < half; i++) weight[i] = i + 1;
+  for (let i = half; i < segment; i++) weight[i] = segment - i;
+  const max = Math.max(half, segment - half);
+  return weight.map((w) => (w / max) ** power);
+}
+
+/**
+ * The overlap-add of one pass over its own timeline, holding only the `S` samples that later
+ * chunks can still touch. Chunks must arrive in offset order; everything before a new chunk's
+ * offset is then final, divided by its summed weight and handed back.
+ */
+export class OverlapAdd {
+  private windowStart = 0;
+  private readonly sums: Float64Array; // [K*2, S]: weighted chunk outputs from windowStart
+  private readonly weights: Float64Array; // [S]: summed weights from windowStart
+
+  constructor(
+    private readonly rows: number, // K * 2 (sources times channels)
+    private readonly segment: number,
+    private readonly length: number, // the pass' timeline length
+    private readonly weight: Float64Array,
+  ) {
+    this.sums = new Float64Array(rows * segment);
+    this.weights = new Float64Array(segment);
+  }
+
+  /**
+   * Adds a model output `[K,2,S]` centre-trimmed to `used` samples (demucs `center_trim`) at
+   * `offset`, weighted by the first `used` weights as demucs does (`weight[:chunk_length]`).
+   * Returns the samples this made final, if any.
+   */
+  add(offset: number, output: Float32Array, used: number): Block | undefined {
+    const done = offset > this.windowStart ? this.release(offset - this.windowStart) : undefined;
+    const trim = Math.floor((this.segment - used) / 2);
+    for (let r = 0; r < this.rows; r++) {
+      const from = r * this.segment + trim;
+      const to = r * this.segment;
+      for (let i = 0; i < used; i++) {
+        this.sums[to + i] = (this.sums[to + i] as number) + (this.weight[i] as number) * (output[from + i] as number);
+      }
+    }
+    for (let i = 0; i < used; i++) this.weights[i] = (this.weights[i] as number) + (this.weight[i] as number);
+    return done;
+  }
+
+  /** Everything not yet released: call after the pass' last chunk. */
+  finish(): Block {
+    return this.release(this.length - this.windowStart);
+  }
+
+  private release(count: number): Block {
+    const data = new Float32Array(this.rows * count);
+    for (let r = 0; r < this.rows; r++) {
+      for (let i = 0; i < count; i++) data[r * count + i] = (this.sums[r * this.segment + i] as number) / (this.weights[i] as number);
+      this.sums.copyWithin(r * this.segment, r * this.segment + count, (r + 1) * this.segment);
+      this.sums.fill(0, (r + 1) * this.segment - count, (r + 1) * this.segment);
+    }
+    this.weights.copyWithin(0, count);
+    this.weights.fill(0, this.segment - count);
+    const block = { start: this.windowStart, length: count, data };
+    this.windowStart += count;
+    return block;
+  }
+}
+
+/**
+ * Averages the shift passes on the track's timeline. Passes finish samples at different times;
+ * a sample leaves once every pass has delivered it. Memory is bounded because the caller
+ * interleaves the passes by track position, keeping their frontiers within about a segment.
+ */
+export class PassAverage {
+  private start = 0; // track position of sums[.., 0]
+  private capacity: number;
+  private sums: Float64Array; // [K*2, capacity]
+  private readonly frontier: number[];
+
+  constructor(
+    private readonly rows: number,
+    private readonly passes: number,
+    private readonly length: number, // track length
+    initialCapacity: number,
+  ) {
+    this.capacity = initialCapacity;
+    this.sums = new Float64Array(rows * initialCapacity);
+    this.frontier = new Array<number>(passes).fill(0);
+  }
+
+  /** Adds a pass' finished block given on the track timeline; samples outside the track are dropped. */
+  add(pass: number, block: Block): void {
+    const from = Math.max(block.start, this.start);
+    const to = Math.min(block.start + block.length, this.length);
+    if (to > from) {
+      this.reserve(to - this.start);
+      for (let r = 0; r < this.rows; r++) {
+        for (let t = from; t < to; t++) {
+          const i = r * this.capacity + t - this.start;
+          this.sums[i] = (this.sums[i] as number) + (block.data[r * block.length + t - block.start] as number);
+        }
+      }
+    }
+    this.frontier[pass] = Math.max(this.frontier[pass] as number, to);
+  }
+
+  /** The averaged samples every pass has delivered since the last call, if any. */
+  take(): Block | undefined {
+    const count = Math.min(...this.frontier) - this.start;
+    if (count <= 0) return undefined;
+    const data = new Float32Array(this.rows * count);
+    for (let r = 0; r < this.rows; r++) {
+      const row = r * this.capacity;
+      for (let i = 0; i < count; i++) data[r * count + i] = (this.sums[row + i] as number) / this.passes;
+      this.sums.copyWithin(row, row + count, row + this.capacity);
+      this.sums.fill(0, row + this.capacity - count, row + this.capacity);
+    }
+    const block = { start: this.start, length: count, data };
+    this.start += count;
+    return block;
+  }
+
+  private reserve(size: number): void {
+    if (size <= this.capacity) return;
+    const capacity = Math.max(size, 2 * this.capacity);
+    const sums = new Float64Array(this.rows * capacity);
+    for (let r = 0; r < this.rows; r++) sums.set(this.sums.subarray(r * this.capacity, (r + 1) * this.capacity), r * capacity);
+    this.sums = sums;
+    this.capacity = capacity;
+  }
+}

@@ -1,0 +1,97 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { UserError } from '../../core/errors.js';
+
+const CHANNELS = 2; // stereo
+const BYTES_PER_FRAME = CHANNELS * Float32Array.BYTES_PER_ELEMENT;
+
+/**
+ * The decoded track on disk (interleaved float32 stereo), so chunks can be read by position
+ * without holding the track in memory, plus the statistics of its mono reference
+ * `ref = mean over channels` that demucs normalises with.
+ */
+export class TrackSpool {
+  private scratch = Buffer.alloc(0);
+
+  private constructor(
+    private readonly file: FileHandle,
+    /** Samples per channel. */
+    readonly length: number,
+    /** mean(ref). */
+    readonly mean: number,
+    /** std(ref), unbiased as torch's default. */
+    readonly std: number,
+  ) {}
+
+  /** Writes planar `[2][n]` blocks to `path`, accumulating the reference's statistics on the way. */
+  static async write(input: AsyncIterable<Float32Array[]>, path: string, signal?: AbortSignal, onSamples?: (n: number) => void): Promise<TrackSpool> {
+    const file = await open(path, 'w+');
+    try {
+      // Chan et al.'s pairwise merge of (count, mean, M2) in float64: a plain sum of squares
+      // loses the variance of a quiet track with a DC offset to cancellation.
+      let count = 0;
+      let mean = 0;
+      let m2 = 0;
+      for await (const block of input) {
+        signal?.throwIfAborted();
+        const [left, right] = block;
+        if (block.length !== CHANNELS || !left || !right || left.length !== right.length) {
+          throw new Error(`expected planar stereo blocks [2][n], got ${block.length} channels`);
+        }
+        const n = left.length;
+        if (n === 0) continue;
+        const interleaved = new Float32Array(n * CHANNELS);
+        let blockSum = 0;
+        for (let i = 0; i < n; i++) {
+          interleaved[2 * i] = left[i] as number;
+          interleaved[2 * i + 1] = right[i] as number;
+          blockSum += ((left[i] as number) + (right[i] as number)) / 2;
+        }
+        const blockMean = blockSum / n;
+        let blockM2 = 0;
+        for (let i = 0; i < n; i++) blockM2 += (((left[i] as number) + (right[i] as number)) / 2 - blockMean) ** 2;
+        const delta = blockMean - mean;
+        const total = count + n;
+        m2 += blockM2 + (delta * delta * count * n) / total;
+        mean += (delta * n) / total;
+        count = total;
+        await file.write(new Uint8Array(interleaved.buffer));
+        onSamples?.(count);
+      }
+      if (count === 0) throw new UserError('audio_empty', 'The audio has no samples to separate.');
+      return new TrackSpool(file, count, mean, count > 1 ? Math.sqrt(m2 / (count - 1)) : 0);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Fills `out` (planar `[2][n]`) with the track from sample `start`, normalised as
+   * `(x - mean) / (std + 1e-8)`, and zeros wherever that range lies outside the track.
+   */
+  async readNormalised(start: number, out: readonly Float32Array[]): Promise<void> {
+    const [left, right] = out as [Float32Array, Float32Array];
+    const n = left.length;
+    left.fill(0);
+    right.fill(0);
+    const from = Math.max(0, start);
+    const to = Math.min(this.length, start + n);
+    if (to <= from) return;
+    const bytes = (to - from) * BYTES_PER_FRAME;
+    if (this.scratch.length < bytes) this.scratch = Buffer.alloc(bytes);
+    await this.file.read(this.scratch, 0, bytes, from * BYTES_PER_FRAME);
+    const frames = new Float32Array(this.scratch.buffer, this.scratch.byteOffset, (to - from) * CHANNELS);
+    const scale = 1 / (this.std + NORMALISATION_EPSILON);
+    for (let i = 0; i < to - from; i++) {
+      left[from - start + i] = ((frames[2 * i] as number) - this.mean) * scale;
+      right[from - start + i] = ((frames[2 * i + 1] as number) - this.mean) * scale;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
+
+/** demucs.api adds this to std so a silent track does not divide by zero. */
+export const NORMALISATION_EPSILON = 1e-8;
