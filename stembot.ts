@@ -13,6 +13,7 @@ import { migrateQueueStore } from './core/queue/queue-backend.js';
 import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
 import { openRuntime } from './core/runtime.js';
 import { registerModelsCommand } from './worker/cli/models-command.js';
+import { registerSeparateCommand } from './worker/cli/separate-command.js';
 
 /** How long a worker may finish its current step after SIGTERM before jobs are left to stall over. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -85,6 +86,10 @@ export function buildProgram(): Command {
       const { config, logger } = loadConfig();
       await migrate(config, logger, options);
     });
+  registerSeparateCommand(program, () => {
+    const { config, logger } = loadConfig();
+    return { modelsDir: config.modelsDir, ffmpegPath: config.ffmpegPath, device: config.onnx.device, threads: config.onnx.threads, logger };
+  });
   registerModelsCommand(program, () => {
     const { config, logger } = loadConfig();
     return { modelsDir: config.modelsDir, logger };

@@ -105,7 +105,7 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const resolved = await resolveModel(deps.modelsDir, { name: options.name, modelFile: options.modelFile });
-  const { ffmpeg } = await locateFfmpeg({ ffmpegPath: deps.ffmpegPath });
+  const { ffmpeg } = await locateFfmpeg({ ffmpegPath: deps.ffmpegPath, searchPath: process.env.PATH });
   const threads = options.jobs ?? deps.threads;
   const model = await loadModel(resolved.path, { device: options.device ?? deps.device, intraOpThreads: threads > 0 ? threads : undefined }, deps.logger, {
     sources: resolved.sources,

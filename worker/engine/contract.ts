@@ -28,7 +28,7 @@ const SPEC_CHANNELS = 4; // complex-as-channels stereo spectrogram
 type Shape = ReadonlyArray<number | string>;
 
 function describe(values: readonly InferenceSession.ValueMetadata[]): string {
-  return values.map((v) => `${v.name} [${v.isTensor ? v.shape.join(', ') : 'not a tensor'}]`).join(', ');
+  return values.map((v) => `${v.name} [${v.isTensor ? v.shape.map((d) => (d === '' || d === undefined ? '?' : d)).join(', ') : 'not a tensor'}]`).join(', ');
 }
 
 function contractError(inputs: readonly InferenceSession.ValueMetadata[], outputs: readonly InferenceSession.ValueMetadata[], why: string): UserError {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import { UserError } from '../../core/errors.js';
+import { defaultSourcesFor, HTDEMUCS_SAMPLE_RATE } from './registry.js';
 
 /** What a model file says about itself through ONNX `metadata_props`, htdemucs defaults otherwise. */
 export interface ModelMetadata {
@@ -10,9 +11,6 @@ export interface ModelMetadata {
   sampleRate: number;
 }
 
-export const HTDEMUCS_SAMPLE_RATE = 44_100; // Hz
-export const HTDEMUCS_SOURCES = ['drums', 'bass', 'other', 'vocals'];
-export const HTDEMUCS_6S_SOURCES = [...HTDEMUCS_SOURCES, 'guitar', 'piano'];
 const SOURCES_KEY = 'stembot.sources';
 const SAMPLE_RATE_KEY = 'stembot.sample_rate';
 
@@ -44,7 +42,7 @@ export async function readModelMetadata(path: string, fileName = path): Promise<
 /** Source names for a graph with `count` outputs: the file's own, else htdemucs' 4 or 6. */
 export function sourceNames(metadata: ModelMetadata, count: number, fileName: string): string[] {
   if (metadata.sources) return metadata.sources;
-  if (count === HTDEMUCS_SOURCES.length) return HTDEMUCS_SOURCES;
-  if (count === HTDEMUCS_6S_SOURCES.length) return HTDEMUCS_6S_SOURCES;
+  const defaults = defaultSourcesFor(count);
+  if (defaults.length === count) return defaults;
   throw new UserError('model_metadata', `The model file ${fileName} returns ${count} sources but does not name them (set ${SOURCES_KEY}).`);
 }

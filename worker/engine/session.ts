@@ -18,12 +18,16 @@ export interface OpenSession {
   provider: 'cpu' | 'cuda';
 }
 
+/** onnxruntime severity 3: errors and fatal only. */
+const ORT_LOG_ERRORS_ONLY = 3;
+
 // One session per model file and settings per process: loading htdemucs takes seconds and
 // hundreds of MB, and a session serves concurrent runs.
 const sessions = new Map<string, Promise<OpenSession>>();
 
 async function create(model: Uint8Array, provider: 'cpu' | 'cuda', settings: SessionSettings): Promise<ort.InferenceSession> {
-  const options: ort.InferenceSession.SessionOptions = { executionProviders: [provider] };
+  // onnxruntime's own warnings go straight to stderr, bypassing our logs; keep only its errors.
+  const options: ort.InferenceSession.SessionOptions = { executionProviders: [provider], logSeverityLevel: ORT_LOG_ERRORS_ONLY };
   if (settings.intraOpThreads !== undefined) options.intraOpNumThreads = settings.intraOpThreads;
   return ort.InferenceSession.create(model, options);
 }
