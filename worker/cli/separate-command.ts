@@ -150,6 +150,6 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
       stderr.write(`stembot: ${track}: ${error.message}\n`);
     }
   }
-  if (options.json) stdout.write(`${JSON.stringify({ model: resolved.name, provider: model.provider, outputDir: modelDir, tracks: summary }, null, 2)}\n`);
+  if (options.json) stdout.write(`${JSON.stringify({ model: resolved.name, provider: model.provider, outputDir: modelDir, tracks: summary, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2)}\n`);
   return summary.filter((entry) => entry.error).length;
 }
