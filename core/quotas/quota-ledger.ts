@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { SeparationRequest, Tenant, UsageEntry } from '../db/entities/index.js';
+import type { Tenant} from '../db/entities/index.js';
+import { SeparationRequest, UsageEntry } from '../db/entities/index.js';
 import { UserError } from '../errors.js';
 import { effectiveLimits, type QuotaDefaults, type QuotaLimits } from './limits.js';
 import { dayWindow, monthWindow, type QuotaWindow } from './quota-windows.js';
