@@ -3,6 +3,7 @@
  * The stembot command line and the process's composition root: the only module that sees bots,
  * core and worker together and wires them into roles.
  */
+import { tmpdir } from 'node:os';
 import { Command } from 'commander';
 import { enabledPlatforms, type Config } from './core/config.js';
 import { loadConfig } from './core/cli/load-config.js';
@@ -11,12 +12,55 @@ import { applyMigrations, createMigration } from './core/db/migrate.js';
 import type { Logger } from './core/logging.js';
 import { migrateQueueStore } from './core/queue/queue-backend.js';
 import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
-import { openRuntime } from './core/runtime.js';
+import { openRuntime, type Runtime } from './core/runtime.js';
+import type { SourceFetchers } from './core/sources.js';
+import { StembotCore } from './core/stembot-core.js';
+import { LocalStorage } from './core/storage.js';
+import { locateFfmpeg } from './worker/audio/ffmpeg.js';
+import { resolveModel } from './worker/engine/resolve-model.js';
+import { AttachmentFetcher } from './worker/fetch/attachment-fetcher.js';
+import { YouTubeFetcher } from './worker/fetch/youtube-fetcher.js';
+import { createJobProcessor } from './worker/jobs/job-processor.js';
+import { startWorkerRole } from './worker/worker-role.js';
 import { registerModelsCommand } from './worker/cli/models-command.js';
 import { registerSeparateCommand } from './worker/cli/separate-command.js';
 
 /** How long a worker may finish its current step after SIGTERM before jobs are left to stall over. */
 const SHUTDOWN_GRACE_MS = 3_000;
+
+/** YouTube and platform-file fetchers, shared by core (inspect at submit) and the worker (download). */
+function createFetchers(config: Config, logger: Logger, ffprobe: string): SourceFetchers {
+  const hostOf = (url: string | undefined) => (url ? [new URL(url).host] : []);
+  return {
+    youtube: new YouTubeFetcher(logger.child({ component: 'youtube' })),
+    attachment: new AttachmentFetcher({
+      ffprobe,
+      logger: logger.child({ component: 'attachments' }),
+      slackBotToken: config.slack?.botToken,
+      // A configured API endpoint (a proxy, or the test servers) serves that platform's files too.
+      extraHosts: { discord: hostOf(config.discord?.apiUrl), slack: hostOf(config.slack?.apiUrl) },
+    }),
+  };
+}
+
+async function startWorker(config: Config, runtime: Runtime, fetchers: SourceFetchers, ffmpeg: string, logger: Logger): Promise<RoleHandle> {
+  for (const name of config.quotaDefaults.allowedModels) {
+    await resolveModel(config.modelsDir, { name }).catch((error: unknown) => logger.warn({ model: name, err: (error as Error).message }, 'an allowed model is not installed; its jobs will fail'));
+  }
+  const processor = createJobProcessor({
+    em: runtime.orm.em,
+    storage: new LocalStorage(config.storageDir),
+    fetchers,
+    modelsDir: config.modelsDir,
+    ffmpeg,
+    session: { device: config.onnx.device, intraOpThreads: config.onnx.threads > 0 ? config.onnx.threads : undefined },
+    retentionDays: config.retentionDays,
+    tempDir: tmpdir(),
+    logger: logger.child({ role: 'worker' }),
+  });
+  const lockMs = config.worker.lockSeconds * 1000;
+  return startWorkerRole({ queues: runtime.queues, processor, concurrency: config.worker.concurrency, logger, graceMs: SHUTDOWN_GRACE_MS, lockDurationMs: lockMs, stalledIntervalMs: lockMs });
+}
 
 async function start(config: Config, logger: Logger): Promise<void> {
   const startedAt = performance.now();
@@ -28,7 +72,15 @@ async function start(config: Config, logger: Logger): Promise<void> {
     await runtime.close();
   };
   try {
-    if (config.roles.includes('relay')) roles.push(await startRelayRole(runtime, logger));
+    const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: config.ffmpegPath, searchPath: process.env.PATH });
+    const fetchers = createFetchers(config, logger, ffprobe);
+    const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
+    roles.push({ name: 'core', stop: () => core.close() });
+    if (config.roles.includes('relay')) {
+      roles.push(await startRelayRole(runtime, logger, [core.recorder.onEvent]));
+      await core.scheduleRetention();
+    }
+    if (config.roles.includes('worker')) roles.push(await startWorker(config, runtime, fetchers, ffmpeg, logger));
   } catch (error) {
     await stopAll();
     throw error;

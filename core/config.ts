@@ -62,6 +62,8 @@ export const envSchema = z.object({
   ONNX_DEVICE: z.enum(['auto', 'cpu', 'cuda'], { error: 'expected auto, cpu or cuda' }).default('auto').describe('Where models run: cuda, cpu, or auto (CUDA when available, else CPU).'),
   ONNX_THREADS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 (all cores) or more').default(0).describe('Intra-op threads for onnxruntime; 0 lets onnxruntime choose.'),
   WORKER_CONCURRENCY: positiveInt(1).describe('Separation jobs one worker process runs at once.'),
+  JOB_LOCK_SECONDS: positiveInt(30).describe('Seconds a worker holds a job without renewing its lock; a worker that dies loses its job to another after about this long.'),
+  JOB_RETRY_DELAY_SECONDS: positiveInt(10).describe('Seconds before a job that failed for a passing reason is tried again (doubled for the third try).'),
   ROLES: z
     .string()
     .trim()
@@ -139,7 +141,7 @@ function toConfig(env: Env) {
     modelsDir: path.resolve(env.MODELS_DIR ?? path.join(dataDir, 'models')),
     ffmpegPath: env.FFMPEG_PATH,
     onnx: { device: env.ONNX_DEVICE, threads: env.ONNX_THREADS },
-    worker: { concurrency: env.WORKER_CONCURRENCY },
+    worker: { concurrency: env.WORKER_CONCURRENCY, lockSeconds: env.JOB_LOCK_SECONDS, retryDelaySeconds: env.JOB_RETRY_DELAY_SECONDS },
     roles: (roles.includes('all') ? [...ROLE_NAMES] : roles) as RoleName[],
     quotaDefaults: {
       maxTrackSeconds: env.QUOTA_MAX_TRACK_MINUTES * 60,

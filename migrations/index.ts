@@ -1,8 +1,12 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128032522 } from './Migration20261128032522.js';
+import { Migration20261128035340 } from './Migration20261128035340.js';
 
 /**
  * Every migration, oldest first. `stembot migrate --create` writes a new file from the entity
  * changes; list it here too (explicit, so compiled and source runs apply the same set).
  */
-export const MIGRATIONS: MigrationObject[] = [{ name: 'Migration20261128032522', class: Migration20261128032522 }];
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20261128032522', class: Migration20261128032522 },
+  { name: 'Migration20261128035340', class: Migration20261128035340 },
+];

@@ -1,10 +1,10 @@
 import type { Logger } from '../core/logging.js';
-import type { QueueFactory, SeparationProcessor } from '../core/queue/queue-backend.js';
+import type { QueueFactory, JobProcessor } from '../core/queue/queue-backend.js';
 import type { RoleHandle } from '../core/queue/relay-role.js';
 
 export interface WorkerRoleOptions {
   queues: QueueFactory;
-  processor: SeparationProcessor;
+  processor: JobProcessor;
   concurrency: number;
   logger: Logger;
   /** After this long, close stops waiting for running jobs; their locks lapse and another worker retries them. */
@@ -13,7 +13,7 @@ export interface WorkerRoleOptions {
   stalledIntervalMs?: number;
 }
 
-/** The worker role: takes separate jobs off the queue and runs them through the processor. */
+/** The worker role: takes jobs off the queue and runs them through the processor. */
 export async function startWorkerRole(options: WorkerRoleOptions): Promise<RoleHandle> {
   const log = options.logger.child({ role: 'worker' });
   const worker = options.queues.createWorker(options.processor, {

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from '../logging.js';
 import { redactUrl } from '../logging.js';
-import { SEPARATION_QUEUE, type SeparateJobData, type SeparateJobProgress, type SeparateJobResult } from './separate-job.js';
+import { STEMBOT_QUEUE, type JobData, type JobProgress, type JobResult } from './jobs.js';
 
 /** Where the queue lives: Redis when REDIS_URL is set, else BullMQ's PostgreSQL backend. */
 export type QueueConnection =
@@ -32,12 +32,12 @@ export function describeQueueConnection(connection: QueueConnection): string {
   return `${connection.kind} ${redactUrl(connection.url)} (${connection.kind === 'redis' ? 'prefix' : 'schema'} ${connection.kind === 'redis' ? connection.prefix : connection.schema})`;
 }
 
-export type SeparationQueue = Queue<SeparateJobData, SeparateJobResult, string>;
-export type SeparationWorker = Worker<SeparateJobData, SeparateJobResult, string>;
-export type SeparationQueueEvents = QueueEvents<SeparateJobResult>;
-export type SeparationProcessor = Processor<SeparateJobData, SeparateJobResult, string, SeparateJobProgress>;
+export type StembotQueue = Queue<JobData, JobResult, string>;
+export type StembotWorker = Worker<JobData, JobResult, string>;
+export type StembotQueueEvents = QueueEvents<JobResult>;
+export type JobProcessor = Processor<JobData, JobResult, string, JobProgress>;
 
-export interface SeparationWorkerOptions {
+export interface WorkerSettings {
   concurrency: number;
   /** How long a job's lock lives without renewal before another worker may take it over. */
   lockDurationMs?: number;
@@ -55,20 +55,20 @@ export class QueueFactory {
     private readonly logger: Logger,
   ) {}
 
-  createQueue(): SeparationQueue {
-    return this.withBackend((opts, factory) => new Queue<SeparateJobData, SeparateJobResult, string>(SEPARATION_QUEUE, opts, factory));
+  createQueue(): StembotQueue {
+    return this.withBackend((opts, factory) => new Queue<JobData, JobResult, string>(STEMBOT_QUEUE, opts, factory));
   }
 
-  createQueueEvents(): SeparationQueueEvents {
-    return this.withBackend((opts, factory) => new QueueEvents<SeparateJobResult>(SEPARATION_QUEUE, { ...opts, autorun: true, ...(this.pollIntervalMs === undefined ? {} : { blockingTimeout: this.pollIntervalMs }) }, factory));
+  createQueueEvents(): StembotQueueEvents {
+    return this.withBackend((opts, factory) => new QueueEvents<JobResult>(STEMBOT_QUEUE, { ...opts, autorun: true, ...(this.pollIntervalMs === undefined ? {} : { blockingTimeout: this.pollIntervalMs }) }, factory));
   }
 
-  createWorker(processor: SeparationProcessor, options: SeparationWorkerOptions): SeparationWorker {
+  createWorker(processor: JobProcessor, options: WorkerSettings): StembotWorker {
     return this.withBackend(
       (opts, factory) =>
-        new Worker<SeparateJobData, SeparateJobResult, string>(
-          SEPARATION_QUEUE,
-          processor as Processor<SeparateJobData, SeparateJobResult, string>,
+        new Worker<JobData, JobResult, string>(
+          STEMBOT_QUEUE,
+          processor as Processor<JobData, JobResult, string>,
           {
             ...opts,
             concurrency: options.concurrency,

@@ -1,45 +1,46 @@
 import type { Logger } from '../logging.js';
-import type { SeparationQueueEvents } from './queue-backend.js';
-import { separateJobProgressSchema, separateJobResultSchema, type SeparateJobProgress, type SeparateJobResult } from './separate-job.js';
+import type { StembotQueueEvents } from './queue-backend.js';
+import { jobProgressSchema, jobResultSchema, parseJobId, type JobProgress, type JobRef, type JobResult } from './jobs.js';
 
-/** What core learns about a separation job from the queue, typed and validated. */
-export type SeparationEvent =
-  | { type: 'active'; separationId: string }
-  | { type: 'progress'; separationId: string; progress: SeparateJobProgress }
-  | { type: 'completed'; separationId: string; result: SeparateJobResult }
-  | { type: 'failed'; separationId: string; reason: string };
+/** What core learns about a job from the queue, typed and validated. */
+export type QueueEvent =
+  | { type: 'active'; job: JobRef }
+  | { type: 'progress'; job: JobRef; progress: JobProgress }
+  | { type: 'completed'; job: JobRef; result: JobResult }
+  | { type: 'failed'; job: JobRef; reason: string };
 
-export type SeparationEventListener = (event: SeparationEvent) => void | Promise<void>;
+export type QueueEventListener = (event: QueueEvent) => void | Promise<void>;
 
 /**
  * Turns BullMQ QueueEvents (a stream on Redis, an event table on PostgreSQL; both resumable)
- * into typed core events. Payloads that do not match the shared schemas are logged and dropped,
- * never passed on half-valid.
+ * into typed core events. BullMQ emits `failed` only when a job will not be retried. Payloads that
+ * do not match the shared schemas are logged and dropped, never passed on half-valid; jobs that
+ * work for no row (the retention scheduler's) are not passed on.
  */
 export class QueueEventsRelay {
-  private readonly listeners = new Set<SeparationEventListener>();
+  private readonly listeners = new Set<QueueEventListener>();
 
   constructor(
-    private readonly events: SeparationQueueEvents,
+    private readonly events: StembotQueueEvents,
     private readonly logger: Logger,
   ) {
-    events.on('active', ({ jobId }) => this.emit({ type: 'active', separationId: jobId }));
+    events.on('active', ({ jobId }) => this.emitFor(jobId, (job) => ({ type: 'active', job })));
     events.on('progress', ({ jobId, data }) => {
-      const progress = separateJobProgressSchema.safeParse(data);
+      const progress = jobProgressSchema.safeParse(data);
       if (!progress.success) return this.logger.warn({ jobId, issues: progress.error.issues }, 'ignoring malformed job progress');
-      this.emit({ type: 'progress', separationId: jobId, progress: progress.data });
+      this.emitFor(jobId, (job) => ({ type: 'progress', job, progress: progress.data }));
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      const result = separateJobResultSchema.safeParse(typeof returnvalue === 'string' ? safeJson(returnvalue) : returnvalue);
+      const result = jobResultSchema.safeParse(typeof returnvalue === 'string' ? safeJson(returnvalue) : returnvalue);
       if (!result.success) return this.logger.error({ jobId, issues: result.error.issues }, 'ignoring malformed job result');
-      this.emit({ type: 'completed', separationId: jobId, result: result.data });
+      this.emitFor(jobId, (job) => ({ type: 'completed', job, result: result.data }));
     });
-    events.on('failed', ({ jobId, failedReason }) => this.emit({ type: 'failed', separationId: jobId, reason: failedReason }));
+    events.on('failed', ({ jobId, failedReason }) => this.emitFor(jobId, (job) => ({ type: 'failed', job, reason: failedReason })));
     events.on('error', (error) => this.logger.warn({ err: error.message }, 'queue events connection error'));
   }
 
   /** Registers a listener; returns the function that removes it. */
-  subscribe(listener: SeparationEventListener): () => void {
+  subscribe(listener: QueueEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -53,11 +54,14 @@ export class QueueEventsRelay {
     await this.events.close();
   }
 
-  private emit(event: SeparationEvent): void {
+  private emitFor(jobId: string, build: (job: JobRef) => QueueEvent): void {
+    const job = parseJobId(jobId);
+    if (!job) return;
+    const event = build(job);
     for (const listener of this.listeners) {
       Promise.resolve()
         .then(() => listener(event))
-        .catch((error: unknown) => this.logger.error({ err: error, event: event.type, separationId: event.separationId }, 'separation event listener failed'));
+        .catch((error: unknown) => this.logger.error({ err: error, event: event.type, jobId }, 'queue event listener failed'));
     }
   }
 }

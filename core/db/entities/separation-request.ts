@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { z } from 'zod';
-import { Separation } from './separation.js';
-import { Tenant } from './tenant.js';
+import { Separation, type StoredFile } from './separation.js';
+import { PLATFORMS, Tenant } from './tenant.js';
 
 export const REQUEST_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RequestState = (typeof REQUEST_STATES)[number];
 
 export const requestSourceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('youtube'), videoId: z.string().regex(/^[A-Za-z0-9_-]{11}$/), startSeconds: z.number().int().nonnegative().optional() }),
-  z.object({ kind: z.literal('attachment'), url: z.url(), filename: z.string().min(1), bytes: z.number().int().nonnegative() }),
+  z.object({
+    kind: z.literal('attachment'),
+    /** The chat platform's own file URL; the fetcher only follows its platform's file hosts. */
+    platform: z.enum(PLATFORMS),
+    url: z.url({ protocol: /^https?$/ }),
+    filename: z.string().min(1).max(300),
+    bytes: z.number().int().nonnegative(),
+  }),
 ]);
 export type RequestSource = z.infer<typeof requestSourceSchema>;
 
@@ -31,7 +38,7 @@ export type PlatformMessage = z.infer<typeof platformMessageSchema>;
 /** Somebody asked for stems: who, where, with which options, and how it went. */
 export class SeparationRequest {
   /** Properties with defaults: optional when creating. */
-  [OptionalProps]?: 'id' | 'platformMessage' | 'state' | 'chargedSeconds' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'platformMessage' | 'state' | 'chargedSeconds' | 'files' | 'createdAt' | 'updatedAt';
   id: string = randomUUID();
   tenant!: Tenant;
   userId!: string;
@@ -44,6 +51,8 @@ export class SeparationRequest {
   separation?: Separation;
   /** Audio seconds reserved against the quota; 0 for cache hits. */
   chargedSeconds = 0;
+  /** The rendered files this request gets (its stem set and format), once completed. */
+  files: StoredFile[] = [];
   errorCode?: string;
   errorMessage?: string;
   createdAt: Date = new Date();
@@ -73,6 +82,7 @@ export const SeparationRequestSchema = new EntitySchema<SeparationRequest>({
     state: { enum: true, items: () => [...REQUEST_STATES] },
     separation: { kind: 'm:1', entity: () => Separation, nullable: true, deleteRule: 'set null', index: 'request_separation_index' },
     chargedSeconds: { type: 'integer' },
+    files: { type: 'json' },
     errorCode: { type: 'string', length: 64, nullable: true },
     errorMessage: { type: 'text', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz' },

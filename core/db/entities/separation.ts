@@ -4,9 +4,9 @@ import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 export const SEPARATION_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type SeparationState = (typeof SEPARATION_STATES)[number];
 
-/** One stored master stem: the engine's output before per-request format conversion. */
-export interface StoredStem {
-  stem: string;
+/** One stored file: a master stem, or a rendered file a request gets. */
+export interface StoredFile {
+  name: string;
   storageKey: string;
   bytes: number;
 }
@@ -25,7 +25,8 @@ export class Separation {
   state: SeparationState = 'queued';
   title?: string;
   durationSeconds?: number;
-  stems: StoredStem[] = [];
+  /** Master stems: the engine's output before per-request stem sets and formats. */
+  stems: StoredFile[] = [];
   errorCode?: string;
   errorMessage?: string;
   attempts = 0;

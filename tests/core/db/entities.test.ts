@@ -39,7 +39,7 @@ describe('entities', () => {
   it('round-trip a tenant, a request with its separation, a delivery and the ledger', async () => {
     const em = fork();
     const tenant = await newTenant(em, 'guild-round-trip');
-    const separation = em.create(Separation, { sourceKey: 'youtube:dQw4w9WgXcQ', model: 'htdemucs', stems: [{ stem: 'vocals', storageKey: 'a/vocals.flac', bytes: 10 }] });
+    const separation = em.create(Separation, { sourceKey: 'youtube:dQw4w9WgXcQ', model: 'htdemucs', stems: [{ name: 'vocals', storageKey: 'a/vocals.flac', bytes: 10 }] });
     const request = em.create(SeparationRequest, {
       tenant,
       userId: 'u1',
@@ -62,7 +62,7 @@ describe('entities', () => {
     expect(loaded.options).toEqual({ stems: 'karaoke', format: 'flac' });
     expect(loaded.state).toBe('queued');
     expect(loaded.tenant.quotaOverrides).toEqual({ dailySeconds: 1800 });
-    expect(loaded.separation?.stems).toEqual([{ stem: 'vocals', storageKey: 'a/vocals.flac', bytes: 10 }]);
+    expect(loaded.separation?.stems).toEqual([{ name: 'vocals', storageKey: 'a/vocals.flac', bytes: 10 }]);
     const delivery = await read.findOneOrFail(Delivery, { request: request.id });
     expect(delivery.state).toBe('pending');
     expect(await read.count(UsageEntry, { requestId: request.id })).toBe(1);

@@ -2,23 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from '../../../core/config.js';
-import type { SeparationProcessor } from '../../../core/queue/queue-backend.js';
-import type { SeparationEvent } from '../../../core/queue/queue-events-relay.js';
+import type { JobProcessor } from '../../../core/queue/queue-backend.js';
+import type { QueueEvent } from '../../../core/queue/queue-events-relay.js';
 import { startRelayRole } from '../../../core/queue/relay-role.js';
-import { SeparationProducer } from '../../../core/queue/separation-producer.js';
+import { JobProducer } from '../../../core/queue/job-producer.js';
 import { openRuntime, type Runtime } from '../../../core/runtime.js';
 import { startWorkerRole } from '../../../worker/worker-role.js';
 import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from '../../support/services.js';
 
 /** A processor standing in for the separation pipeline: two progress reports, then a result. */
-const reportingProcessor: SeparationProcessor = async (job) => {
+const reportingProcessor: JobProcessor = async (job) => {
+  if (job.data.kind !== 'separate') throw new UnrecoverableError('unexpected job');
   if (job.data.model === 'broken-model') throw new UnrecoverableError('model file is corrupt');
   await job.updateProgress({ stage: 'downloading', fraction: 0.25, etaSeconds: 30 });
   await job.updateProgress({ stage: 'separating', fraction: 0.75, etaSeconds: 10 });
-  return { durationSeconds: 212.5, stems: [{ stem: 'vocals', storageKey: `${job.data.separationId}/vocals.flac`, bytes: 1234 }] };
+  return { kind: 'separate', durationSeconds: 212.5, stems: [{ name: 'vocals', storageKey: `${job.data.separationId}/vocals.flac`, bytes: 1234 }] };
 };
 
-function waitFor(events: SeparationEvent[], predicate: (event: SeparationEvent) => boolean, subscribe: (listener: (event: SeparationEvent) => void) => () => void): Promise<SeparationEvent> {
+function waitFor(events: QueueEvent[], predicate: (event: QueueEvent) => boolean, subscribe: (listener: (event: QueueEvent) => void) => () => void): Promise<QueueEvent> {
   const found = events.find(predicate);
   if (found) return Promise.resolve(found);
   return new Promise((resolve) => {
@@ -59,9 +60,9 @@ describe.each(backends)('queue round trip on %s', (_name, setup) => {
   let runtime: Runtime;
   let cleanup: () => Promise<void>;
   let stopRoles: () => Promise<void>;
-  let producer: SeparationProducer;
-  const events: SeparationEvent[] = [];
-  let subscribe: (listener: (event: SeparationEvent) => void) => () => void;
+  let producer: JobProducer;
+  const events: QueueEvent[] = [];
+  let subscribe: (listener: (event: QueueEvent) => void) => () => void;
 
   beforeAll(async () => {
     const prepared = await setup();
@@ -71,7 +72,7 @@ describe.each(backends)('queue round trip on %s', (_name, setup) => {
     const relayRole = await startRelayRole(runtime, logger, [(event) => void events.push(event)]);
     subscribe = (listener) => relayRole.relay.subscribe(listener);
     const workerRole = await startWorkerRole({ queues: runtime.queues, processor: reportingProcessor, concurrency: 1, logger, graceMs: 1000 });
-    producer = new SeparationProducer(runtime.queues.createQueue());
+    producer = new JobProducer(runtime.queues.createQueue(), 1000);
     stopRoles = async () => {
       await workerRole.stop();
       await relayRole.stop();
@@ -87,28 +88,28 @@ describe.each(backends)('queue round trip on %s', (_name, setup) => {
 
   it('delivers progress and completion as typed events', async () => {
     const separationId = randomUUID();
-    await producer.enqueue({ separationId, source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' }, model: 'htdemucs' });
-    const completed = await waitFor(events, (event) => event.separationId === separationId && event.type === 'completed', subscribe);
+    await producer.enqueueSeparation({ separationId, source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' }, model: 'htdemucs' });
+    const completed = await waitFor(events, (event) => event.job.kind === 'separate' && event.job.separationId === separationId && event.type === 'completed', subscribe);
     expect(completed).toEqual({
       type: 'completed',
-      separationId,
-      result: { durationSeconds: 212.5, stems: [{ stem: 'vocals', storageKey: `${separationId}/vocals.flac`, bytes: 1234 }] },
+      job: { kind: 'separate', separationId },
+      result: { kind: 'separate', durationSeconds: 212.5, stems: [{ name: 'vocals', storageKey: `${separationId}/vocals.flac`, bytes: 1234 }] },
     });
-    const progress = events.filter((event) => event.separationId === separationId && event.type === 'progress');
+    const progress = events.filter((event) => event.job.kind === 'separate' && event.job.separationId === separationId && event.type === 'progress');
     expect(progress).toEqual([
-      { type: 'progress', separationId, progress: { stage: 'downloading', fraction: 0.25, etaSeconds: 30 } },
-      { type: 'progress', separationId, progress: { stage: 'separating', fraction: 0.75, etaSeconds: 10 } },
+      { type: 'progress', job: { kind: 'separate', separationId }, progress: { stage: 'downloading', fraction: 0.25, etaSeconds: 30 } },
+      { type: 'progress', job: { kind: 'separate', separationId }, progress: { stage: 'separating', fraction: 0.75, etaSeconds: 10 } },
     ]);
   });
 
   it('reports a permanent failure once, with its reason', async () => {
     const separationId = randomUUID();
-    await producer.enqueue({ separationId, source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' }, model: 'broken-model' });
-    const failed = await waitFor(events, (event) => event.separationId === separationId && event.type === 'failed', subscribe);
-    expect(failed).toEqual({ type: 'failed', separationId, reason: 'model file is corrupt' });
+    await producer.enqueueSeparation({ separationId, source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' }, model: 'broken-model' });
+    const failed = await waitFor(events, (event) => event.job.kind === 'separate' && event.job.separationId === separationId && event.type === 'failed', subscribe);
+    expect(failed).toEqual({ type: 'failed', job: { kind: 'separate', separationId }, reason: 'model file is corrupt' });
   });
 
   it('refuses a payload that does not match the job schema before it reaches the queue', async () => {
-    await expect(producer.enqueue({ separationId: 'not-a-uuid', source: { kind: 'youtube', videoId: 'short' }, model: '' })).rejects.toThrow(/separationId|videoId|model/);
+    await expect(producer.enqueueSeparation({ separationId: 'not-a-uuid', source: { kind: 'youtube', videoId: 'short' }, model: '' })).rejects.toThrow(/separationId|videoId|model/);
   });
 });

@@ -1,0 +1,69 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Platform } from '../db/entities/tenant.js';
+import { Delivery, SeparationRequest } from '../db/entities/index.js';
+
+export interface ClaimedDelivery {
+  deliveryId: string;
+  request: SeparationRequest;
+  /** How many times this delivery was claimed before (a previous adapter died or failed). */
+  attempts: number;
+}
+
+export interface ClaimOptions {
+  platform: Platform;
+  /** A name for the adapter replica, recorded on the row. */
+  claimer: string;
+  limit: number;
+  /** How long the claim holds; a replica that dies mid-post lets another take over after this. */
+  leaseMs: number;
+}
+
+/** After this many failed posts a delivery is given up (and stays visible in `/jobs`). */
+const MAX_DELIVERY_ATTEMPTS = 5;
+
+/**
+ * The outbox adapters post from. Claims use `for update skip locked` with a lease, so two bot
+ * replicas never take the same row, and rows finished while no adapter ran wait as `pending`.
+ */
+export class Outbox {
+  constructor(private readonly em: EntityManager) {}
+
+  async claim(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    const em = this.em.fork();
+    const rows = await em.execute<{ id: string; request_id: string; attempts: number }[]>(
+      `update delivery set state = 'claimed', claimed_by = ?, claimed_until = now() + (? * interval '1 millisecond'), attempts = attempts + 1
+        where id in (
+          select id from delivery
+           where platform = ? and (state = 'pending' or (state = 'claimed' and claimed_until < now()))
+           order by created_at limit ? for update skip locked)
+        returning id, request_id, attempts`,
+      [options.claimer, options.leaseMs, options.platform, options.limit],
+    );
+    if (rows.length === 0) return [];
+    const requests = await em.find(SeparationRequest, { id: { $in: rows.map((row) => row.request_id) } }, { populate: ['tenant', 'separation'] });
+    const byId = new Map(requests.map((request) => [request.id, request]));
+    return rows.flatMap((row) => {
+      const request = byId.get(row.request_id);
+      return request ? [{ deliveryId: row.id, request, attempts: row.attempts - 1 }] : [];
+    });
+  }
+
+  /** Marks a claimed delivery posted; false when the claim was lost to another replica meanwhile. */
+  async complete(deliveryId: string, claimer: string): Promise<boolean> {
+    const changed = await this.em.fork().nativeUpdate(Delivery, { id: deliveryId, state: 'claimed', claimedBy: claimer }, { state: 'done', deliveredAt: new Date(), claimedUntil: null });
+    return changed > 0;
+  }
+
+  /** Gives a claimed delivery back to be retried, or gives up on it after repeated failures. */
+  async fail(deliveryId: string, claimer: string, error: string): Promise<void> {
+    await this.em.fork().execute(
+      `update delivery set state = case when attempts >= ? then 'failed' else 'pending' end, last_error = ?, claimed_until = null
+        where id = ? and state = 'claimed' and claimed_by = ?`,
+      [MAX_DELIVERY_ATTEMPTS, error.slice(0, 2000), deliveryId, claimer],
+    );
+  }
+
+  async pendingCount(platform: Platform): Promise<number> {
+    return this.em.fork().count(Delivery, { platform, state: { $in: ['pending', 'claimed'] } });
+  }
+}

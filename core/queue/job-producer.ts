@@ -1,0 +1,68 @@
+import type { JobsOptions } from 'bullmq';
+import { jobIdOf, renderJobDataSchema, separateJobDataSchema, type RenderJobData, type SeparateJobData } from './jobs.js';
+import type { StembotQueue } from './queue-backend.js';
+
+/**
+ * Options for work jobs. Transient failures (a download hiccup, a worker killed mid-job) get two
+ * more tries, `retryDelayMs` then twice that later; finished jobs are trimmed because the
+ * database, not the queue, is the record of what happened.
+ */
+export function jobDefaults(retryDelayMs: number): JobsOptions {
+  return {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: retryDelayMs },
+    removeOnComplete: { age: 24 * 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+  };
+}
+
+/** Validates payloads against the shared schemas and enqueues them under ids derived from their rows. */
+export class JobProducer {
+  private readonly defaults: JobsOptions;
+
+  constructor(
+    private readonly queue: StembotQueue,
+    retryDelayMs: number,
+  ) {
+    this.defaults = jobDefaults(retryDelayMs);
+  }
+
+  /**
+   * `priority` follows BullMQ: 1 is served first, larger numbers later. The job id comes from
+   * the separation, so enqueueing the same separation twice leaves one job.
+   */
+  async enqueueSeparation(data: Omit<SeparateJobData, 'kind'>, options: { priority?: number } = {}): Promise<string> {
+    const payload = separateJobDataSchema.parse({ ...data, kind: 'separate' });
+    return this.add(payload, options.priority);
+  }
+
+  async enqueueRender(data: Omit<RenderJobData, 'kind'>, options: { priority?: number } = {}): Promise<string> {
+    const payload = renderJobDataSchema.parse({ ...data, kind: 'render' });
+    return this.add(payload, options.priority);
+  }
+
+  /** Removes a job that no worker has taken yet; returns false when it is running (or gone). */
+  async removeIfWaiting(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return false;
+    const state = await job.getState();
+    if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
+    await job.remove().catch(() => undefined);
+    return true;
+  }
+
+  /** Keeps one retention job scheduler on the queue (idempotent: every process may call it). */
+  async scheduleRetention(everyMs: number): Promise<void> {
+    await this.queue.upsertJobScheduler('retention', { every: everyMs }, { name: 'retention', data: { kind: 'retention' }, opts: { removeOnComplete: 10, removeOnFail: 10 } });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+
+  private async add(payload: SeparateJobData | RenderJobData, priority: number | undefined): Promise<string> {
+    const jobId = jobIdOf(payload);
+    const job = await this.queue.add(payload.kind, payload, { ...this.defaults, jobId, ...(priority ? { priority } : {}) });
+    return job.id ?? jobId;
+  }
+}

@@ -1,0 +1,122 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { Separation, SeparationRequest, platformMessageSchema, requestOptionsSchema, requestSourceSchema } from '../db/entities/index.js';
+import { PLATFORMS } from '../db/entities/tenant.js';
+import { UserError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { JobProducer } from '../queue/job-producer.js';
+import { reserveQuota } from '../quotas/quota-ledger.js';
+import { fetcherFor, sourceKeyOf, type SourceFetchers, type SourceInfo } from '../sources.js';
+import { ensureTenant, lockTenant } from '../tenants.js';
+import { fairPriority } from './fairness.js';
+
+export const submitInputSchema = z.object({
+  platform: z.enum(PLATFORMS),
+  /** Guild (Discord) or team (Slack) id. */
+  tenantId: z.string().min(1).max(64),
+  tenantName: z.string().max(200).optional(),
+  userId: z.string().min(1).max(64),
+  channelId: z.string().min(1).max(64),
+  /** Whatever the adapter needs to find its message again (interaction token, message ts, ...). */
+  platformMessage: platformMessageSchema.default({}),
+  source: requestSourceSchema,
+  model: z.string().min(1).max(100).optional(),
+  options: requestOptionsSchema.default({ stems: 'all', format: 'mp3' }),
+});
+export type SubmitInput = z.input<typeof submitInputSchema>;
+
+export interface SubmitOutcome {
+  requestId: string;
+  title: string;
+  durationSeconds: number;
+  /** `cached`: the stems exist and only need rendering; `attached`: the same separation is already running. */
+  reuse: 'none' | 'cached' | 'attached';
+  /** Separations waiting ahead of this one (0 when it is next, or cached). */
+  position: number;
+}
+
+export interface SubmitDeps {
+  em: EntityManager;
+  config: Config;
+  fetchers: SourceFetchers;
+  producer: JobProducer;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** How many times a submit retries after losing the "one live separation per source" race. */
+const DEDUPE_RETRIES = 3;
+
+interface Admitted {
+  request: SeparationRequest;
+  separation: Separation;
+  reuse: SubmitOutcome['reuse'];
+  priority: number;
+}
+
+/**
+ * A user asked for stems. In order: validate, describe the source (refusals cost nothing), then in
+ * one transaction with the guild's row locked: reuse a finished or running separation of the same
+ * source and model, check and reserve the quota, record the request. Only then is work enqueued.
+ */
+export async function submit(deps: SubmitDeps, raw: SubmitInput): Promise<SubmitOutcome> {
+  const parsed = submitInputSchema.safeParse(raw);
+  if (!parsed.success) throw new UserError('bad_request', `That request is incomplete: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
+  const input = parsed.data;
+  if (input.options.stems === 'single' && !input.options.stem) throw new UserError('stem_missing', 'Name the stem you want, like vocals or drums.');
+  // The operator's first allowed model is the default (htdemucs unless configured otherwise).
+  const model = input.model ?? deps.config.quotaDefaults.allowedModels[0] ?? 'htdemucs';
+  const info = await fetcherFor(deps.fetchers, input.source).inspect(input.source);
+  const tenant = await ensureTenant(deps.em.fork(), { platform: input.platform, externalId: input.tenantId, name: input.tenantName });
+
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const admitted = await deps.em.fork().transactional((em) => admit(em as EntityManager, deps, input, model, info, tenant.id));
+      return await enqueue(deps, admitted, info);
+    } catch (error) {
+      if (!(error instanceof UniqueConstraintViolationException) || attempt >= DEDUPE_RETRIES) throw error;
+      deps.logger.debug({ attempt }, 'lost the race to create a separation; attaching instead');
+    }
+  }
+}
+
+async function admit(em: EntityManager, deps: SubmitDeps, input: z.output<typeof submitInputSchema>, model: string, info: SourceInfo, tenantId: string): Promise<Admitted> {
+  const now = deps.now?.() ?? new Date();
+  const tenant = await lockTenant(em, tenantId);
+  const sourceKey = sourceKeyOf(input.source);
+  const live = await em.findOne(Separation, { sourceKey, model, state: { $in: ['queued', 'running', 'completed'] } });
+  const reuse: SubmitOutcome['reuse'] = !live ? 'none' : live.state === 'completed' ? 'cached' : 'attached';
+  const request = em.create(SeparationRequest, {
+    tenant,
+    userId: input.userId,
+    channelId: input.channelId,
+    platformMessage: input.platformMessage,
+    source: input.source,
+    model,
+    options: input.options,
+    chargedSeconds: 0,
+    createdAt: now,
+  });
+  const audioSeconds = Math.ceil(info.durationSeconds);
+  await reserveQuota(em, { tenant, userId: input.userId, requestId: request.id, model, audioSeconds, free: reuse !== 'none', now, defaults: deps.config.quotaDefaults });
+  request.chargedSeconds = reuse === 'none' ? audioSeconds : 0;
+  const separation = live ?? em.create(Separation, { sourceKey, model, title: info.title, durationSeconds: info.durationSeconds, createdAt: now });
+  request.separation = separation;
+  const priority = await fairPriority(em, tenant.id);
+  await em.flush();
+  return { request, separation, reuse, priority };
+}
+
+async function enqueue(deps: SubmitDeps, admitted: Admitted, info: SourceInfo): Promise<SubmitOutcome> {
+  const { request, separation, reuse, priority } = admitted;
+  if (reuse === 'none') {
+    await deps.producer.enqueueSeparation({ separationId: separation.id, source: request.source, model: request.model }, { priority });
+  } else if (reuse === 'cached') {
+    await deps.producer.enqueueRender({ requestId: request.id, separationId: separation.id, options: request.options }, { priority });
+  }
+  const position = reuse === 'cached' ? 0 : await deps.em.fork().count(Separation, { state: 'queued', createdAt: { $lt: separation.createdAt } });
+  deps.logger.info({ requestId: request.id, separationId: separation.id, reuse, priority }, 'request admitted');
+  return { requestId: request.id, title: info.title, durationSeconds: info.durationSeconds, reuse, position };
+}

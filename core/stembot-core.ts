@@ -1,0 +1,92 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from './config.js';
+import { Outbox } from './delivery/outbox.js';
+import type { Platform } from './db/entities/tenant.js';
+import { UserError } from './errors.js';
+import type { Logger } from './logging.js';
+import { JobProducer } from './queue/job-producer.js';
+import type { QueueFactory } from './queue/queue-backend.js';
+import { QuotaService } from './quotas/quota-service.js';
+import { RequestUpdates, type RequestUpdateListener } from './request-updates.js';
+import { cancelRequest, type Canceller } from './requests/cancel.js';
+import { latestActiveRequest, listRequests, requestStatus, type RequestSummary } from './requests/request-queries.js';
+import { submit, type SubmitInput, type SubmitOutcome } from './requests/submit.js';
+import { RETENTION_EVERY_MS } from './retention.js';
+import { StateRecorder } from './separations/state-recorder.js';
+import type { SourceFetchers } from './sources.js';
+import { LocalStorage } from './storage.js';
+
+export interface StembotCoreDeps {
+  em: EntityManager;
+  config: Config;
+  queues: QueueFactory;
+  fetchers: SourceFetchers;
+  logger: Logger;
+}
+
+export interface TenantUser {
+  platform: Platform;
+  tenantId: string;
+  userId: string;
+}
+
+/**
+ * Everything a chat adapter needs, platform-free. Adapters translate platform events into these
+ * calls and render what comes back (and what `subscribe` and the outbox deliver) as messages.
+ */
+export class StembotCore {
+  readonly updates = new RequestUpdates();
+  readonly outbox: Outbox;
+  readonly quota: QuotaService;
+  readonly storage: LocalStorage;
+  /** Feed it the relay's queue events (the relay role does) to move requests along. */
+  readonly recorder: StateRecorder;
+  private readonly producer: JobProducer;
+
+  constructor(private readonly deps: StembotCoreDeps) {
+    this.producer = new JobProducer(deps.queues.createQueue(), deps.config.worker.retryDelaySeconds * 1000);
+    this.outbox = new Outbox(deps.em);
+    this.quota = new QuotaService(deps.em, deps.config.quotaDefaults);
+    this.storage = new LocalStorage(deps.config.storageDir);
+    this.recorder = new StateRecorder(deps.em, this.producer, this.updates, deps.logger.child({ component: 'state' }));
+  }
+
+  /** Validates, describes the source, reserves quota and queues the work; refusals are UserErrors. */
+  async submit(input: SubmitInput): Promise<SubmitOutcome> {
+    const outcome = await submit({ em: this.deps.em, config: this.deps.config, fetchers: this.deps.fetchers, producer: this.producer, logger: this.deps.logger }, input);
+    this.updates.publish({ type: 'queued', requestId: outcome.requestId, position: outcome.position });
+    return outcome;
+  }
+
+  async cancel(requestId: string, by: Canceller): Promise<void> {
+    await cancelRequest({ em: this.deps.em, producer: this.producer, updates: this.updates }, requestId, by);
+  }
+
+  /** `/cancel` with no argument: the user's newest request still in flight. */
+  async cancelLatest(who: TenantUser, isAdmin: boolean): Promise<string> {
+    const requestId = await latestActiveRequest(this.deps.em, { platform: who.platform, externalId: who.tenantId }, who.userId);
+    if (!requestId) throw new UserError('nothing_to_cancel', 'You have nothing queued or running here.');
+    await this.cancel(requestId, { userId: who.userId, isAdmin });
+    return requestId;
+  }
+
+  async status(requestId: string): Promise<RequestSummary> {
+    return requestStatus(this.deps.em, requestId);
+  }
+
+  async list(who: TenantUser, cursor?: string, pageSize = 5): Promise<{ items: RequestSummary[]; nextCursor?: string }> {
+    return listRequests(this.deps.em, { platform: who.platform, externalId: who.tenantId }, who.userId, cursor, pageSize);
+  }
+
+  subscribe(listener: RequestUpdateListener, requestId?: string): () => void {
+    return this.updates.subscribe(listener, requestId);
+  }
+
+  async scheduleRetention(): Promise<void> {
+    await this.producer.scheduleRetention(RETENTION_EVERY_MS);
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}

@@ -1,0 +1,96 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseConfig, type Config } from '../../core/config.js';
+import type { Logger } from '../../core/logging.js';
+import { startRelayRole, type RoleHandle } from '../../core/queue/relay-role.js';
+import { openRuntime, type Runtime } from '../../core/runtime.js';
+import type { SourceFetchers } from '../../core/sources.js';
+import { StembotCore } from '../../core/stembot-core.js';
+import { LocalStorage } from '../../core/storage.js';
+import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
+import { HTDEMUCS_SEGMENT } from '../../worker/engine/registry.js';
+import { createJobProcessor } from '../../worker/jobs/job-processor.js';
+import { startWorkerRole } from '../../worker/worker-role.js';
+import { writeModel } from './onnx-models.js';
+import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from './services.js';
+
+const exec = promisify(execFile);
+
+/** A song-like test track made by ffmpeg: a chord with some noise, `seconds` long. */
+export async function makeSong(ffmpeg: string, file: string, seconds: number, pitch = 220): Promise<string> {
+  const expr = `0.2*sin(2*PI*${pitch}*t)+0.1*sin(2*PI*${pitch * 1.5}*t)+0.05*(random(0)-0.5)`;
+  await exec(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${expr}|${expr}:s=44100:d=${seconds}`, '-c:a', 'libmp3lame', '-b:a', '128k', file]);
+  return file;
+}
+
+/** Puts a small stand-in for htdemucs (htdemucs' segment and sources, trivial maths) where the worker looks. */
+export async function installTestModel(modelsDir: string): Promise<void> {
+  await mkdir(modelsDir, { recursive: true });
+  await copyFile(await writeModel({ contract: 'waveform', kind: 'fractions', segment: HTDEMUCS_SEGMENT }), path.join(modelsDir, 'htdemucs.onnx'));
+}
+
+export interface Harness {
+  config: Config;
+  runtime: Runtime;
+  core: StembotCore;
+  storage: LocalStorage;
+  logger: Logger;
+  ffmpeg: string;
+  dir: string;
+  /** Starts a worker in this process; `lockMs` short lets it take over a dead worker's job quickly. */
+  startWorker(lockMs?: number): Promise<RoleHandle>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real core, relay and worker in this process, on real PostgreSQL and Redis (or BullMQ's
+ * PostgreSQL backend), with the test model installed and YouTube replaced by `fetchers`.
+ */
+export async function startHarness(options: { backend: 'redis' | 'postgres'; fetchers: (ffprobe: string) => SourceFetchers; env?: Record<string, string>; worker?: boolean }): Promise<Harness> {
+  const database = await createTestDatabase();
+  const temp = await makeTempDir('stembot-harness-');
+  const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
+  const config = parseConfig({
+    DATABASE_URL: database.url,
+    ...(options.backend === 'redis' ? { REDIS_URL } : {}),
+    QUEUE_NAMESPACE: uniqueNamespace(),
+    DATA_DIR: temp.dir,
+    ONNX_DEVICE: 'cpu',
+    QUOTA_USER_COOLDOWN_SECONDS: '0',
+    JOB_RETRY_DELAY_SECONDS: '1',
+    ...options.env,
+  });
+  await installTestModel(config.modelsDir);
+  const { logger } = captureLogger('warn');
+  const runtime = await openRuntime(config, logger);
+  const fetchers = options.fetchers(ffprobe);
+  const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
+  const storage = new LocalStorage(config.storageDir);
+  const roles: RoleHandle[] = [await startRelayRole(runtime, logger, [core.recorder.onEvent])];
+  const startWorker = async (lockMs?: number) => {
+    const processor = createJobProcessor({ em: runtime.orm.em, storage, fetchers, modelsDir: config.modelsDir, ffmpeg, session: { device: 'cpu' }, retentionDays: config.retentionDays, tempDir: temp.dir, logger });
+    const role = await startWorkerRole({ queues: runtime.queues, processor, concurrency: 1, logger, graceMs: 1000, lockDurationMs: lockMs, stalledIntervalMs: lockMs });
+    roles.push(role);
+    return role;
+  };
+  if (options.worker !== false) await startWorker();
+  return {
+    config,
+    runtime,
+    core,
+    storage,
+    logger,
+    ffmpeg,
+    dir: temp.dir,
+    startWorker,
+    async stop() {
+      for (const role of roles.reverse()) await role.stop();
+      await core.close();
+      await runtime.close();
+      await database.drop();
+      await temp.remove();
+    },
+  };
+}

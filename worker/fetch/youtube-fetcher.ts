@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+import ytdl from '@distube/ytdl-core';
+import type { RequestSource } from '../../core/db/entities/separation-request.js';
+import { UserError } from '../../core/errors.js';
+import type { Logger } from '../../core/logging.js';
+import type { OpenOptions, SourceFetcher, SourceInfo } from '../../core/sources.js';
+import { isNetworkError, withRetries, type RetryPolicy } from './retry.js';
+
+/**
+ * YouTube through @distube/ytdl-core: the maintained fork of ytdl-core (the original stopped
+ * following YouTube's player changes in 2023). It needs YTDL_NO_UPDATE=1 so it does not check
+ * for updates at run time.
+ */
+export class YouTubeFetcher implements SourceFetcher {
+  constructor(
+    private readonly logger: Logger,
+    private readonly retry: RetryPolicy = { attempts: 3, firstDelayMs: 1000 },
+  ) {
+    process.env.YTDL_NO_UPDATE ??= '1';
+  }
+
+  async inspect(source: RequestSource, signal?: AbortSignal): Promise<SourceInfo> {
+    const info = await this.info(source, signal);
+    const details = info.videoDetails;
+    if (details.isLiveContent && Number(details.lengthSeconds) === 0) throw new UserError('live_stream', "Live streams can't be separated; try again once the stream has ended and been uploaded.");
+    if ((details as { isUpcoming?: boolean }).isUpcoming) throw new UserError('upcoming', "That video hasn't premiered yet; try again once it has.");
+    if (details.age_restricted) throw new UserError('age_restricted', "That video is age-restricted, so it can't be downloaded; try another upload of the song.");
+    return { title: details.title, durationSeconds: Number(details.lengthSeconds) };
+  }
+
+  async open(source: RequestSource, options: OpenOptions): Promise<Readable> {
+    const info = await this.info(source, options.signal);
+    const format = ytdl.chooseFormat(info.formats, { quality: 'highestaudio', filter: 'audioonly' });
+    const stream = ytdl.downloadFromInfo(info, { format, highWaterMark: 1 << 22 });
+    stream.on('progress', (_chunk: number, downloaded: number, total: number) => options.onProgress?.(total > 0 ? downloaded / total : 0));
+    options.signal?.addEventListener('abort', () => stream.destroy(options.signal?.reason as Error), { once: true });
+    return stream;
+  }
+
+  private async info(source: RequestSource, signal?: AbortSignal): Promise<ytdl.videoInfo> {
+    if (source.kind !== 'youtube') throw new Error('the YouTube fetcher only takes YouTube sources');
+    try {
+      return await withRetries(() => ytdl.getInfo(source.videoId), isNetworkError, this.retry, signal);
+    } catch (error) {
+      throw this.explain(error, source.videoId);
+    }
+  }
+
+  /** ytdl-core's errors are English prose; these are the ones users meet, as chat-sized answers. */
+  private explain(error: unknown, videoId: string): Error {
+    if (isNetworkError(error)) {
+      this.logger.warn({ videoId, err: (error as Error).message }, 'YouTube unreachable');
+      return new UserError('youtube_unreachable', 'YouTube could not be reached; try again later.', { cause: error });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (/private/i.test(message)) return new UserError('video_private', "That video is private, so it can't be separated.", { cause: error });
+    if (/sign in to confirm your age|age/i.test(message)) return new UserError('age_restricted', "That video is age-restricted, so it can't be downloaded; try another upload of the song.", { cause: error });
+    if (/unavailable|not found|removed|does not exist|status code: 410|status code: 404/i.test(message)) {
+      return new UserError('video_unavailable', "That video is unavailable (removed, blocked or mistyped); check the link.", { cause: error });
+    }
+    this.logger.error({ videoId, err: message }, 'YouTube lookup failed');
+    return new UserError('youtube_failed', "YouTube wouldn't give us that video right now; try again later.", { cause: error });
+  }
+}

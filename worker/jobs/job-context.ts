@@ -1,0 +1,58 @@
+import type { Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from '../../core/logging.js';
+import { UserError } from '../../core/errors.js';
+import { formatFailure, type JobData, type JobProgress, type JobResult, type JobStage } from '../../core/queue/jobs.js';
+import type { SourceFetchers } from '../../core/sources.js';
+import type { LocalStorage } from '../../core/storage.js';
+import type { SessionSettings } from '../engine/session.js';
+
+/** What every job processor of this worker process shares. */
+export interface WorkerDeps {
+  em: EntityManager;
+  storage: LocalStorage;
+  fetchers: SourceFetchers;
+  modelsDir: string;
+  ffmpeg: string;
+  session: SessionSettings;
+  retentionDays: number;
+  tempDir: string;
+  logger: Logger;
+}
+
+export type StembotJob = Job<JobData, JobResult, string>;
+
+/** Progress events are throttled: each one is a queue write and a chat edit further down. */
+const PROGRESS_EVERY_MS = 1000;
+
+/** Reports `{ stage, fraction, etaSeconds }` at most once a second, with the ETA from the pace so far. */
+export function progressReporter(job: StembotJob): (stage: JobStage, fraction: number) => void {
+  const started = Date.now();
+  let last = 0;
+  return (stage, fraction) => {
+    const now = Date.now();
+    if (now - last < PROGRESS_EVERY_MS && fraction < 1) return;
+    last = now;
+    const elapsed = (now - started) / 1000;
+    const progress: JobProgress = { stage, fraction: Math.min(1, Math.max(0, fraction)) };
+    if (fraction > 0.02) progress.etaSeconds = Math.round((elapsed * (1 - fraction)) / fraction);
+    job.updateProgress(progress).catch(() => undefined);
+  };
+}
+
+/** Codes of UserErrors that a later attempt may not meet (the network came back). */
+const TRANSIENT_CODES = new Set(['youtube_unreachable', 'attachment_unreachable']);
+
+/**
+ * How a failure leaves the processor: user-facing ones carry `[code] message` for the relay;
+ * transient ones stay retryable; the rest (our bugs, a dead disk) are retried, then reported as
+ * internal.
+ */
+export function toJobFailure(error: unknown): Error {
+  if (error instanceof UserError) {
+    const reason = formatFailure(error.code, error.message);
+    return TRANSIENT_CODES.has(error.code) ? new Error(reason) : new UnrecoverableError(reason);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

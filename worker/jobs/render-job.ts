@@ -1,0 +1,82 @@
+import { Separation } from '../../core/db/entities/index.js';
+import type { RequestOptions } from '../../core/db/entities/separation-request.js';
+import { UserError } from '../../core/errors.js';
+import type { JobResult, RenderJobData } from '../../core/queue/jobs.js';
+import { separationPrefix } from '../../core/storage.js';
+import { decodeAudio, type PlanarBlock } from '../audio/decode.js';
+import { OUTPUT_EXTENSIONS, createEncoder } from '../audio/encode.js';
+import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
+
+/** One file a request gets: a master as is, or the sum of several (an accompaniment). */
+interface RenderPlan {
+  name: string;
+  parts: string[];
+}
+
+/** The files a stem set yields from the masters (`all`, `karaoke`, or one stem and the rest). */
+export function planRender(masters: string[], options: RequestOptions): RenderPlan[] {
+  if (options.stems === 'all') return masters.map((name) => ({ name, parts: [name] }));
+  const keep = options.stems === 'karaoke' ? 'vocals' : (options.stem ?? '');
+  if (!masters.includes(keep)) throw new UserError('unknown_stem', `This model has no "${keep}" stem; it has ${masters.join(', ')}.`);
+  const rest = masters.filter((name) => name !== keep);
+  return [
+    { name: keep, parts: [keep] },
+    { name: options.stems === 'karaoke' ? 'accompaniment' : `no_${keep}`, parts: rest },
+  ];
+}
+
+/** Decodes several equally long masters in step and yields their sample-wise sum. */
+async function* summed(files: string[], ffmpeg: string, signal: AbortSignal | undefined): AsyncGenerator<PlanarBlock> {
+  const streams = files.map((file) => decodeAudio(file, { ffmpeg, signal }));
+  try {
+    for (;;) {
+      const steps = await Promise.all(streams.map((stream) => stream.next()));
+      if (steps.some((step) => step.done)) return;
+      const blocks = steps.map((step) => step.value as PlanarBlock);
+      const [first, ...others] = blocks as [PlanarBlock, ...PlanarBlock[]];
+      for (const block of others) {
+        for (let c = 0; c < 2; c += 1) {
+          const into = first[c] as Float32Array;
+          const from = block[c] as Float32Array;
+          for (let i = 0; i < into.length; i += 1) into[i] = (into[i] as number) + (from[i] as number);
+        }
+      }
+      yield first;
+    }
+  } finally {
+    await Promise.all(streams.map((stream) => stream.return(undefined)));
+  }
+}
+
+/**
+ * Encodes what one request asked for from its separation's masters. Renders are cached per
+ * (format, stem set): a second request with the same options reuses the files.
+ */
+export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: RenderJobData, signal?: AbortSignal): Promise<JobResult> {
+  const separation = await deps.em.fork().findOne(Separation, data.separationId);
+  if (!separation || separation.state !== 'completed') throw new UserError('separation_gone', 'The separated stems are no longer stored; please ask again.');
+  const masters = new Map(separation.stems.map((stem) => [stem.name, stem.storageKey]));
+  const plans = planRender([...masters.keys()], data.options);
+  const { format } = data.options;
+  const folder = `${separationPrefix(data.separationId)}/renders/${format}-${data.options.stems}${data.options.stems === 'single' ? `-${data.options.stem}` : ''}`;
+  const report = progressReporter(job);
+  const files = [];
+  for (const [index, plan] of plans.entries()) {
+    const storageKey = `${folder}/${plan.name}.${OUTPUT_EXTENSIONS[format]}`;
+    let bytes = await deps.storage.size(storageKey);
+    if (bytes === undefined) {
+      const encoder = await createEncoder({ ffmpeg: deps.ffmpeg, outputPath: await deps.storage.prepare(storageKey), format: { format }, signal, logger: deps.logger });
+      try {
+        for await (const block of summed(plan.parts.map((part) => deps.storage.pathOf(masters.get(part) as string)), deps.ffmpeg, signal)) await encoder.write(block);
+        await encoder.end();
+      } catch (error) {
+        await encoder.abort();
+        throw error;
+      }
+      bytes = (await deps.storage.size(storageKey)) ?? 0;
+    }
+    files.push({ name: plan.name, storageKey, bytes });
+    report('rendering', (index + 1) / plans.length);
+  }
+  return { kind: 'render', files };
+}

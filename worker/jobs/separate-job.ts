@@ -1,0 +1,70 @@
+import { rm } from 'node:fs/promises';
+import { Separation } from '../../core/db/entities/index.js';
+import { UserError } from '../../core/errors.js';
+import type { JobResult, SeparateJobData } from '../../core/queue/jobs.js';
+import { fetcherFor } from '../../core/sources.js';
+import { separationPrefix } from '../../core/storage.js';
+import { loadModel } from '../engine/model.js';
+import { resolveModel } from '../engine/resolve-model.js';
+import { separateTrack } from '../separate-track.js';
+import { watchCancellation } from './cancellation.js';
+import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
+
+/** Masters keep 24 bits: every per-request format is rendered from them without a second lossy step. */
+const MASTER_FORMAT = { format: 'flac', bitDepth: 24 } as const;
+/** The download share of the progress bar; separating and encoding run together in the rest. */
+const DOWNLOAD_SHARE = 0.15;
+
+/** fetch -> decode -> separate -> encode masters -> store, for one separation. */
+export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: SeparateJobData, queueSignal?: AbortSignal): Promise<JobResult> {
+  const em = deps.em.fork();
+  const separation = await em.findOne(Separation, data.separationId);
+  if (!separation || separation.state === 'cancelled' || separation.state === 'failed') throw new UserError('cancelled', 'This separation was cancelled.');
+  await em.nativeUpdate(Separation, { id: data.separationId }, { attempts: separation.attempts + 1 });
+
+  const report = progressReporter(job);
+  const cancellation = watchCancellation(deps.em, data.separationId, queueSignal);
+  const log = deps.logger.child({ separationId: data.separationId, jobId: job.id, attempt: job.attemptsMade + 1 });
+  const prefix = `${separationPrefix(data.separationId)}/masters`;
+  try {
+    const resolved = await resolveModel(deps.modelsDir, { name: data.model });
+    const model = await loadModel(resolved.path, deps.session, log, { sources: resolved.sources, sampleRate: resolved.sampleRate, segment: resolved.segment });
+    report('downloading', 0);
+    const input = await fetcherFor(deps.fetchers, data.source).open(data.source, { signal: cancellation.signal, onProgress: (f) => report('downloading', f * DOWNLOAD_SHARE) });
+    // A retried attempt starts from clean masters: a killed worker may have left partial files.
+    await deps.storage.removeTree(prefix);
+    const keys = new Map<string, string>();
+    const track = await separateTrack({
+      input,
+      model,
+      ffmpeg: deps.ffmpeg,
+      format: MASTER_FORMAT,
+      outputPath: (stem) => {
+        const key = `${prefix}/${stem}.flac`;
+        keys.set(stem, key);
+        return deps.storage.pathOf(key);
+      },
+      settings: { shifts: 1, overlap: 0.25, clip: 'rescale' },
+      tempDir: deps.tempDir,
+      signal: cancellation.signal,
+      onProgress: (p) => {
+        if (p.stage === 'separate') report('separating', DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * 0.9 * p.fraction);
+        else if (p.stage === 'write') report('encoding', DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * (0.9 + 0.1 * p.fraction));
+      },
+      logger: log,
+    });
+    const stems = await Promise.all(
+      track.stems.map(async (stem) => {
+        const storageKey = keys.get(stem.name) as string;
+        return { name: stem.name, storageKey, bytes: (await deps.storage.size(storageKey)) ?? 0 };
+      }),
+    );
+    log.info({ durationSeconds: track.durationSeconds, totalMs: Math.round(track.timings.totalMs) }, 'separation stored');
+    return { kind: 'separate', durationSeconds: track.durationSeconds, stems };
+  } catch (error) {
+    await rm(deps.storage.pathOf(prefix), { recursive: true, force: true }).catch(() => undefined);
+    throw cancellation.signal.aborted && cancellation.signal.reason instanceof UserError ? cancellation.signal.reason : error;
+  } finally {
+    cancellation.stop();
+  }
+}
