@@ -19,10 +19,15 @@ export async function activeJobs(em: EntityManager, tenantId: string): Promise<n
   return em.count(SeparationRequest, { tenant: tenantId, state: { $in: ['queued', 'running'] } });
 }
 
-function formatMinutes(seconds: number): string {
+/** `2 h 3 min`, `1 min 15 s`, `40 s`: how long, as people say it. */
+export function formatDuration(totalSeconds: number): string {
+  const seconds = Math.round(totalSeconds);
   const hours = Math.floor(seconds / 3600);
-  const minutes = Math.ceil((seconds % 3600) / 60);
-  return hours > 0 ? `${hours} h ${minutes} min` : `${Math.ceil(seconds / 60)} min`;
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const rest = seconds % 60;
+  if (hours > 0) return minutes > 0 ? `${hours} h ${minutes} min` : `${hours} h`;
+  if (minutes > 0) return rest > 0 ? `${minutes} min ${rest} s` : `${minutes} min`;
+  return `${rest} s`;
 }
 
 export interface ReserveInput {
@@ -48,7 +53,7 @@ export async function reserveQuota(em: EntityManager, input: ReserveInput): Prom
     throw new UserError('model_not_allowed', `This server does not allow the ${input.model} model; it allows ${limits.allowedModels.join(', ')}.`);
   }
   if (input.audioSeconds > limits.maxTrackSeconds) {
-    throw new UserError('track_too_long', `This track is ${formatMinutes(input.audioSeconds)}; this server's limit is ${formatMinutes(limits.maxTrackSeconds)}.`);
+    throw new UserError('track_too_long', `This track is ${formatDuration(input.audioSeconds)}; this server's limit is ${formatDuration(limits.maxTrackSeconds)}.`);
   }
   if ((await activeJobs(em, input.tenant.id)) >= limits.concurrentJobs) {
     throw new UserError('too_many_jobs', `This server already has ${limits.concurrentJobs} separations running; try again when one finishes.`);
@@ -61,11 +66,11 @@ export async function reserveQuota(em: EntityManager, input: ReserveInput): Prom
   if (!input.free) {
     const day = await usedSeconds(em, input.tenant.id, dayWindow(input.now));
     if (day + input.audioSeconds > limits.dailySeconds) {
-      throw new UserError('daily_quota', `This server has ${formatMinutes(Math.max(0, limits.dailySeconds - day))} of separation left today and this track needs ${formatMinutes(input.audioSeconds)}; it resets at 00:00 UTC.`);
+      throw new UserError('daily_quota', `This server has ${formatDuration(Math.max(0, limits.dailySeconds - day))} of separation left today and this track needs ${formatDuration(input.audioSeconds)}; it resets at 00:00 UTC.`);
     }
     const month = await usedSeconds(em, input.tenant.id, monthWindow(input.now));
     if (month + input.audioSeconds > limits.monthlySeconds) {
-      throw new UserError('monthly_quota', `This server has used its ${formatMinutes(limits.monthlySeconds)} for this month; it resets on the 1st (UTC).`);
+      throw new UserError('monthly_quota', `This server has used its ${formatDuration(limits.monthlySeconds)} for this month; it resets on the 1st (UTC).`);
     }
     em.create(UsageEntry, { tenant: input.tenant, requestId: input.requestId, userId: input.userId, kind: 'reserve', audioSeconds: input.audioSeconds, createdAt: input.now });
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
@@ -88,7 +89,14 @@ async function admit(em: EntityManager, deps: SubmitDeps, input: z.output<typeof
   const sourceKey = sourceKeyOf(input.source);
   const live = await em.findOne(Separation, { sourceKey, model, state: { $in: ['queued', 'running', 'completed'] } });
   const reuse: SubmitOutcome['reuse'] = !live ? 'none' : live.state === 'completed' ? 'cached' : 'attached';
+  const requestId = randomUUID();
+  const audioSeconds = Math.ceil(info.durationSeconds);
+  // Limits and priority are read before this request exists: queries auto-flush pending rows.
+  await reserveQuota(em, { tenant, userId: input.userId, requestId, model, audioSeconds, free: reuse !== 'none', now, defaults: deps.config.quotaDefaults });
+  const priority = await fairPriority(em, tenant.id);
+  const separation = live ?? em.create(Separation, { sourceKey, model, title: info.title, durationSeconds: info.durationSeconds, createdAt: now });
   const request = em.create(SeparationRequest, {
+    id: requestId,
     tenant,
     userId: input.userId,
     channelId: input.channelId,
@@ -96,15 +104,10 @@ async function admit(em: EntityManager, deps: SubmitDeps, input: z.output<typeof
     source: input.source,
     model,
     options: input.options,
-    chargedSeconds: 0,
+    separation,
+    chargedSeconds: reuse === 'none' ? audioSeconds : 0,
     createdAt: now,
   });
-  const audioSeconds = Math.ceil(info.durationSeconds);
-  await reserveQuota(em, { tenant, userId: input.userId, requestId: request.id, model, audioSeconds, free: reuse !== 'none', now, defaults: deps.config.quotaDefaults });
-  request.chargedSeconds = reuse === 'none' ? audioSeconds : 0;
-  const separation = live ?? em.create(Separation, { sourceKey, model, title: info.title, durationSeconds: info.durationSeconds, createdAt: now });
-  request.separation = separation;
-  const priority = await fairPriority(em, tenant.id);
   await em.flush();
   return { request, separation, reuse, priority };
 }

@@ -42,3 +42,17 @@ export async function waitForOutput(run: CliRun, text: string): Promise<void> {
     void run.exited.then(({ code }) => reject(new Error(`stembot exited (${code}) before printing "${text}":\n${run.stdout()}\n${run.stderr()}`)));
   });
 }
+
+/** Runs a TypeScript test-support script in its own Node process (tsx's loader, resolved absolutely). */
+export function runScript(script: string, args: string[], env: Record<string, string>): CliRun {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL(script, import.meta.url)), ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}

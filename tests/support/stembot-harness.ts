@@ -32,6 +32,8 @@ export async function installTestModel(modelsDir: string): Promise<void> {
 }
 
 export interface Harness {
+  /** The settings as environment variables, for processes the test starts beside this one. */
+  env: Record<string, string>;
   config: Config;
   runtime: Runtime;
   core: StembotCore;
@@ -52,7 +54,7 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
   const database = await createTestDatabase();
   const temp = await makeTempDir('stembot-harness-');
   const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
-  const config = parseConfig({
+  const env: Record<string, string> = {
     DATABASE_URL: database.url,
     ...(options.backend === 'redis' ? { REDIS_URL } : {}),
     QUEUE_NAMESPACE: uniqueNamespace(),
@@ -61,7 +63,8 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
     QUOTA_USER_COOLDOWN_SECONDS: '0',
     JOB_RETRY_DELAY_SECONDS: '1',
     ...options.env,
-  });
+  };
+  const config = parseConfig(env);
   await installTestModel(config.modelsDir);
   const { logger } = captureLogger('warn');
   const runtime = await openRuntime(config, logger);
@@ -77,6 +80,7 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
   };
   if (options.worker !== false) await startWorker();
   return {
+    env,
     config,
     runtime,
     core,

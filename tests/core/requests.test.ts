@@ -1,0 +1,211 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuotaChange, SeparationRequest, UsageEntry } from '../../core/db/entities/index.js';
+import { UserError } from '../../core/errors.js';
+import type { SubmitInput } from '../../core/requests/submit.js';
+import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
+import { YouTubeFetcher } from '../../worker/fetch/youtube-fetcher.js';
+import { LocalVideoSource } from '../support/local-sources.js';
+import { makeSong, startHarness, type Harness } from '../support/stembot-harness.js';
+import { captureLogger, makeTempDir } from '../support/services.js';
+
+let songs: { dir: string; remove(): Promise<void> };
+let song: string;
+const videos: Record<string, string> = {};
+/** Distinct videos (so dedupe cannot make them free) of the same 18-second song; each test takes its own group. */
+const group = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(11 - prefix.length, '0')}`);
+const VIDEO_IDS = group('race', 30);
+const MISC = group('misc', 5);
+const PAGES = group('page', 12);
+const FAIR = group('fair', 4);
+
+beforeAll(async () => {
+  songs = await makeTempDir('stembot-songs-');
+  const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
+  song = await makeSong(ffmpeg, path.join(songs.dir, 'song.mp3'), 18);
+  videos.long0000000 = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 75);
+  for (const id of [...VIDEO_IDS, ...MISC, ...PAGES, ...FAIR]) videos[id] = song;
+});
+afterAll(async () => songs.remove());
+
+const ask = (overrides: Partial<SubmitInput>): SubmitInput => ({
+  platform: 'discord',
+  tenantId: 'guild',
+  userId: 'user',
+  channelId: 'channel',
+  source: { kind: 'youtube', videoId: 'misc0000000' },
+  ...overrides,
+});
+
+async function refusal(promise: Promise<unknown>): Promise<UserError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UserError);
+  return error as UserError;
+}
+
+describe('quotas and requests (no worker: jobs stay queued)', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({
+      backend: 'postgres',
+      worker: false,
+      env: { QUOTA_DAILY_MINUTES: '1', QUOTA_MAX_TRACK_MINUTES: '1', QUOTA_CONCURRENT_JOBS: '40' },
+      fetchers: (ffprobe) => {
+        const local = new LocalVideoSource(ffprobe, videos);
+        return { youtube: local, attachment: local };
+      },
+    });
+  });
+  afterAll(async () => harness.stop());
+
+  it('admits exactly what fits when 30 requests race for room for 3, and the ledger adds up', async () => {
+    // 18.0x s rounds up to 19 s: three fit in the 60-second day, a fourth does not.
+    const results = await Promise.allSettled(VIDEO_IDS.map((videoId, i) => harness.core.submit(ask({ tenantId: 'race', userId: `user-${i}`, source: { kind: 'youtube', videoId } }))));
+    const admitted = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as UserError] : []));
+    expect(admitted).toHaveLength(3);
+    expect(new Set(refused.map((e) => e.code))).toEqual(new Set(['daily_quota']));
+    expect(refused[0]?.message).toBe('This server has 3 s of separation left today and this track needs 19 s; it resets at 00:00 UTC.');
+    const em = harness.runtime.orm.em.fork();
+    const [row] = await em.execute<{ reserved: number; count: number }[]>(
+      "select sum(audio_seconds)::int as reserved, count(*)::int as count from usage_entry u join tenant t on t.id = u.tenant_id where t.external_id = 'race' and kind = 'reserve'",
+    );
+    expect(row).toEqual({ reserved: 57, count: 3 });
+    expect(await em.count(SeparationRequest, { tenant: { externalId: 'race' } })).toBe(3);
+  });
+
+  it('shows usage and limits with their reset times, and lets admins set and reset limits with a record of who did it', async () => {
+    const tenant = { platform: 'discord' as const, externalId: 'race' };
+    const now = new Date('2026-11-28T15:00:00Z');
+    const report = await harness.core.quota.show(tenant, new Date());
+    expect(report.day.usedSeconds).toBe(57);
+    expect(report.limits.dailySeconds).toBe(60);
+    expect(report.activeJobs).toBe(3);
+    const later = await harness.core.quota.show(tenant, now);
+    expect(later.day.resetsAt.toISOString()).toBe('2026-11-29T00:00:00.000Z');
+    expect(later.month.resetsAt.toISOString()).toBe('2026-12-01T00:00:00.000Z');
+
+    const limits = await harness.core.quota.set(tenant, 'daily_minutes', '90', 'admin-1');
+    expect(limits.dailySeconds).toBe(5400);
+    expect((await harness.core.quota.show(tenant)).overridden).toEqual(['dailySeconds']);
+    expect((await refusal(harness.core.quota.set(tenant, 'concurrent_jobs', 'lots', 'admin-1'))).code).toBe('quota_bad_value');
+    await harness.core.quota.reset(tenant, 'admin-2');
+    expect((await harness.core.quota.show(tenant)).limits.dailySeconds).toBe(60);
+    const changes = await harness.runtime.orm.em.fork().find(QuotaChange, { tenant: { externalId: 'race' } }, { orderBy: { id: 'asc' } });
+    expect(changes.map((c) => [c.changedBy, c.field, c.newValue])).toEqual([
+      ['admin-1', 'dailySeconds', 5400],
+      ['admin-2', '*', null],
+    ]);
+  });
+
+  it('refuses, before spending quota: a model the guild does not allow, a track over the length limit, the per-user cooldown, too many jobs', async () => {
+    expect((await refusal(harness.core.submit(ask({ tenantId: 'models', model: 'htdemucs_6s' })))).message).toBe('This server does not allow the htdemucs_6s model; it allows htdemucs.');
+    await harness.core.quota.set({ platform: 'discord', externalId: 'short' }, 'max_track_minutes', '1', 'admin');
+    const long = await refusal(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'long0000000' } })));
+    expect(long.code).toBe('track_too_long');
+    expect(long.message).toMatch(/^This track is 1 min 1[56] s; this server's limit is 1 min\.$/);
+    expect((await refusal(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'notthere000' } })))).code).toBe('video_unavailable');
+    await harness.core.quota.set({ platform: 'discord', externalId: 'cool' }, 'user_cooldown_seconds', '60', 'admin');
+    await harness.core.submit(ask({ tenantId: 'cool', userId: 'hasty', source: { kind: 'youtube', videoId: MISC[1] as string } }));
+    const cooldown = await refusal(harness.core.submit(ask({ tenantId: 'cool', userId: 'hasty', source: { kind: 'youtube', videoId: MISC[2] as string } })));
+    expect(cooldown.code).toBe('cooldown');
+    expect(cooldown.message).toMatch(/^Please wait \d+ s before your next separation\.$/);
+    await harness.core.quota.set({ platform: 'discord', externalId: 'busy' }, 'concurrent_jobs', '1', 'admin');
+    await harness.core.submit(ask({ tenantId: 'busy', userId: 'a', source: { kind: 'youtube', videoId: MISC[3] as string } }));
+    const busy = await refusal(harness.core.submit(ask({ tenantId: 'busy', userId: 'b', source: { kind: 'youtube', videoId: MISC[4] as string } })));
+    expect(busy.code).toBe('too_many_jobs');
+    const em = harness.runtime.orm.em.fork();
+    expect(await em.count(UsageEntry, { tenant: { externalId: { $in: ['models', 'short'] } } })).toBe(0);
+  });
+
+  it("pages a user's requests newest first and cancels the latest one, refunding it", async () => {
+    const who = { platform: 'discord' as const, tenantId: 'pages', userId: 'lister' };
+    await harness.core.quota.set({ platform: 'discord', externalId: 'pages' }, 'daily_minutes', '60', 'admin');
+    await harness.core.quota.set({ platform: 'discord', externalId: 'pages' }, 'max_track_minutes', '1', 'admin');
+    const ids: string[] = [];
+    for (const videoId of PAGES) ids.push((await harness.core.submit(ask({ tenantId: 'pages', userId: 'lister', source: { kind: 'youtube', videoId } }))).requestId);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await harness.core.list(who, cursor);
+      pages.push(page.items.map((item) => item.requestId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages.map((p) => p.length)).toEqual([5, 5, 2]);
+    expect(pages.flat()).toEqual([...ids].reverse());
+
+    const cancelled = await harness.core.cancelLatest(who, false);
+    expect(cancelled).toBe(ids[ids.length - 1]);
+    expect((await harness.core.status(cancelled)).state).toBe('cancelled');
+    const ledger = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId: cancelled });
+    expect(ledger.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
+    expect((await refusal(harness.core.cancel(cancelled, { userId: 'lister', isAdmin: false }))).code).toBe('already_finished');
+  });
+
+  it("puts a guild's later jobs behind another guild's first one", async () => {
+    const queue = harness.runtime.queues.createQueue();
+    try {
+      const busy = [];
+      for (const videoId of FAIR.slice(0, 3)) busy.push(await harness.core.submit(ask({ tenantId: 'pages', userId: `fair-${videoId}`, source: { kind: 'youtube', videoId } })));
+      const lone = await harness.core.submit(ask({ tenantId: 'lone-guild', userId: 'x', source: { kind: 'youtube', videoId: FAIR[3] as string } }));
+      const priorityOf = async (requestId: string) => {
+        const row = await harness.runtime.orm.em.fork().findOneOrFail(SeparationRequest, requestId, { populate: ['separation'] });
+        return (await queue.getJob(`separate-${row.separation?.id}`))?.opts.priority ?? 0;
+      };
+      expect(await priorityOf(lone.requestId)).toBe(1);
+      expect(await priorityOf(busy[2]!.requestId)).toBeGreaterThan(10);
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
+describe('YouTube unreachable (this machine has no route to YouTube)', () => {
+  it('refuses the request with a retry-later message and spends no quota', async () => {
+    const { logger } = captureLogger('silent');
+    const youtube = new YouTubeFetcher(logger, { attempts: 1, firstDelayMs: 10 });
+    const harness = await startHarness({ backend: 'postgres', worker: false, fetchers: () => ({ youtube, attachment: youtube }) });
+    try {
+      const error = await refusal(harness.core.submit(ask({ source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' } })));
+      expect(error.code).toBe('youtube_unreachable');
+      expect(error.message).toBe('YouTube could not be reached; try again later.');
+      expect(await harness.runtime.orm.em.fork().count(UsageEntry, {})).toBe(0);
+    } finally {
+      await harness.stop();
+    }
+  });
+
+  it('fails a job whose download cannot reach YouTube after its retries, and refunds the quota', async () => {
+    const { logger } = captureLogger('silent');
+    const youtube = new YouTubeFetcher(logger, { attempts: 1, firstDelayMs: 10 });
+    let local: LocalVideoSource | undefined;
+    const harness = await startHarness({
+      backend: 'redis',
+      fetchers: (ffprobe) => {
+        local = new LocalVideoSource(ffprobe, { dQw4w9WgXcQ: song });
+        // Metadata succeeds (it came through before the network went), the download does not.
+        const split = { inspect: local.inspect.bind(local), open: youtube.open.bind(youtube) };
+        return { youtube: split, attachment: split };
+      },
+    });
+    try {
+      const outcome = await harness.core.submit(ask({ source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' } }));
+      const last = await new Promise((resolve) => {
+        const stop = harness.core.subscribe((update) => {
+          if (update.type === 'failed' || update.type === 'completed') {
+            stop();
+            resolve(update);
+          }
+        }, outcome.requestId);
+      });
+      expect(last).toEqual({ type: 'failed', requestId: outcome.requestId, code: 'youtube_unreachable', message: 'YouTube could not be reached; try again later.' });
+      const rows = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId: outcome.requestId });
+      expect(rows.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
+    } finally {
+      await harness.stop();
+    }
+  });
+});
