@@ -6,6 +6,25 @@ import type { Logger } from '../../core/logging.js';
 import type { OpenOptions, SourceFetcher, SourceInfo } from '../../core/sources.js';
 import { isNetworkError, withRetries, type RetryPolicy } from './retry.js';
 
+/** The parts of ytdl-core's video details that decide whether a video can be separated. */
+export interface VideoDetails {
+  title: string;
+  lengthSeconds: string;
+  isLiveContent: boolean;
+  isUpcoming?: boolean;
+  age_restricted: boolean;
+}
+
+/** Title and duration of a video, or why it cannot be separated (live, upcoming, age-restricted). */
+export function describeVideo(details: VideoDetails): SourceInfo {
+  const seconds = Number(details.lengthSeconds);
+  if (details.isLiveContent && !(seconds > 0)) throw new UserError('live_stream', "Live streams can't be separated; try again once the stream has ended and been uploaded.");
+  if (details.isUpcoming) throw new UserError('upcoming', "That video hasn't premiered yet; try again once it has.");
+  if (details.age_restricted) throw new UserError('age_restricted', "That video is age-restricted, so it can't be downloaded; try another upload of the song.");
+  if (!(seconds > 0)) throw new UserError('video_unavailable', 'That video has no length we can read; check the link.');
+  return { title: details.title, durationSeconds: seconds };
+}
+
 /**
  * YouTube through @distube/ytdl-core: the maintained fork of ytdl-core (the original stopped
  * following YouTube's player changes in 2023). It needs YTDL_NO_UPDATE=1 so it does not check
@@ -21,11 +40,7 @@ export class YouTubeFetcher implements SourceFetcher {
 
   async inspect(source: RequestSource, signal?: AbortSignal): Promise<SourceInfo> {
     const info = await this.info(source, signal);
-    const details = info.videoDetails;
-    if (details.isLiveContent && Number(details.lengthSeconds) === 0) throw new UserError('live_stream', "Live streams can't be separated; try again once the stream has ended and been uploaded.");
-    if ((details as { isUpcoming?: boolean }).isUpcoming) throw new UserError('upcoming', "That video hasn't premiered yet; try again once it has.");
-    if (details.age_restricted) throw new UserError('age_restricted', "That video is age-restricted, so it can't be downloaded; try another upload of the song.");
-    return { title: details.title, durationSeconds: Number(details.lengthSeconds) };
+    return describeVideo(info.videoDetails);
   }
 
   async open(source: RequestSource, options: OpenOptions): Promise<Readable> {
