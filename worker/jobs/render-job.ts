@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import type { JobResult, RenderJobData } from '../../core/queue/jobs.js';
 import { separationPrefix } from '../../core/storage.js';
 import { decodeAudio, type PlanarBlock } from '../audio/decode.js';
-import { OUTPUT_EXTENSIONS, createEncoder } from '../audio/encode.js';
+import { OUTPUT_EXTENSIONS, createEncoder, type EncodeFormatInput } from '../audio/encode.js';
 import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
 
 /** One file a request gets: a master as is, or the sum of several (an accompaniment). */
@@ -23,6 +23,23 @@ export function planRender(masters: string[], options: RequestOptions): RenderPl
     { name: keep, parts: [keep] },
     { name: options.stems === 'karaoke' ? 'accompaniment' : `no_${keep}`, parts: rest },
   ];
+}
+
+/** Default and lowest bitrates of the lossy formats, in kbps. */
+const LOSSY_BITRATES = { mp3: { best: 320, lowest: 32 }, opus: { best: 192, lowest: 24 } } as const;
+/** Containers and bitrate wobble: aim a little under the limit. */
+const SIZE_MARGIN = 0.95;
+
+/**
+ * The encoder format for a request: lossy formats take the best bitrate whose file still fits the
+ * platform's per-file limit (so stems can be attached); lossless ones cannot shrink.
+ */
+export function formatFor(options: RequestOptions, durationSeconds: number): EncodeFormatInput {
+  const { format, maxFileBytes } = options;
+  if (format !== 'mp3' && format !== 'opus') return { format };
+  const { best, lowest } = LOSSY_BITRATES[format];
+  const fitting = maxFileBytes && durationSeconds > 0 ? Math.floor((maxFileBytes * 8 * SIZE_MARGIN) / durationSeconds / 1000) : best;
+  return { format, bitrateKbps: Math.max(lowest, Math.min(best, fitting)) };
 }
 
 /** Decodes several equally long masters in step and yields their sample-wise sum. */
@@ -58,14 +75,16 @@ export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: Rend
   const masters = new Map(separation.stems.map((stem) => [stem.name, stem.storageKey]));
   const plans = planRender([...masters.keys()], data.options);
   const { format } = data.options;
-  const folder = `${separationPrefix(data.separationId)}/renders/${format}-${data.options.stems}${data.options.stems === 'single' ? `-${data.options.stem}` : ''}`;
+  const encodeFormat = formatFor(data.options, separation.durationSeconds ?? 0);
+  const quality = 'bitrateKbps' in encodeFormat ? `-${encodeFormat.bitrateKbps}k` : '';
+  const folder = `${separationPrefix(data.separationId)}/renders/${format}${quality}-${data.options.stems}${data.options.stems === 'single' ? `-${data.options.stem}` : ''}`;
   const report = progressReporter(job);
   const files = [];
   for (const [index, plan] of plans.entries()) {
     const storageKey = `${folder}/${plan.name}.${OUTPUT_EXTENSIONS[format]}`;
     let bytes = await deps.storage.size(storageKey);
     if (bytes === undefined) {
-      const encoder = await createEncoder({ ffmpeg: deps.ffmpeg, outputPath: await deps.storage.prepare(storageKey), format: { format }, signal, logger: deps.logger });
+      const encoder = await createEncoder({ ffmpeg: deps.ffmpeg, outputPath: await deps.storage.prepare(storageKey), format: encodeFormat, signal, logger: deps.logger });
       try {
         for await (const block of summed(plan.parts.map((part) => deps.storage.pathOf(masters.get(part) as string)), deps.ffmpeg, signal)) await encoder.write(block);
         await encoder.end();

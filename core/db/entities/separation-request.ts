@@ -28,6 +28,8 @@ export const requestOptionsSchema = z.object({
   stems: z.enum(STEM_SETS).default('all'),
   stem: z.string().optional(),
   format: z.enum(OUTPUT_FORMATS).default('mp3'),
+  /** The platform's per-file upload limit: lossy formats pick a bitrate that fits under it. */
+  maxFileBytes: z.number().int().positive().optional(),
 });
 export type RequestOptions = z.infer<typeof requestOptionsSchema>;
 
