@@ -46,14 +46,14 @@ export class OverlapAdd {
   add(offset: number, output: Float32Array, used: number): Block | undefined {
     const done = offset > this.windowStart ? this.release(offset - this.windowStart) : undefined;
     const trim = Math.floor((this.segment - used) / 2);
+    // Locals, not `this.` fields, in the loops: V8 then keeps the typed arrays in registers.
+    const { sums, weights, weight } = this;
     for (let r = 0; r < this.rows; r++) {
       const from = r * this.segment + trim;
       const to = r * this.segment;
-      for (let i = 0; i < used; i++) {
-        this.sums[to + i] = (this.sums[to + i] as number) + (this.weight[i] as number) * (output[from + i] as number);
-      }
+      for (let i = 0; i < used; i++) sums[to + i] = (sums[to + i] as number) + (weight[i] as number) * (output[from + i] as number);
     }
-    for (let i = 0; i < used; i++) this.weights[i] = (this.weights[i] as number) + (this.weight[i] as number);
+    for (let i = 0; i < used; i++) weights[i] = (weights[i] as number) + (weight[i] as number);
     return done;
   }
 
@@ -63,14 +63,16 @@ export class OverlapAdd {
   }
 
   private release(count: number): Block {
+    const { sums, weights, segment } = this;
     const data = new Float32Array(this.rows * count);
     for (let r = 0; r < this.rows; r++) {
-      for (let i = 0; i < count; i++) data[r * count + i] = (this.sums[r * this.segment + i] as number) / (this.weights[i] as number);
-      this.sums.copyWithin(r * this.segment, r * this.segment + count, (r + 1) * this.segment);
-      this.sums.fill(0, (r + 1) * this.segment - count, (r + 1) * this.segment);
+      const row = r * segment;
+      for (let i = 0; i < count; i++) data[r * count + i] = (sums[row + i] as number) / (weights[i] as number);
+      sums.copyWithin(row, row + count, row + segment);
+      sums.fill(0, row + segment - count, row + segment);
     }
-    this.weights.copyWithin(0, count);
-    this.weights.fill(0, this.segment - count);
+    weights.copyWithin(0, count);
+    weights.fill(0, segment - count);
     const block = { start: this.windowStart, length: count, data };
     this.windowStart += count;
     return block;
@@ -84,6 +86,7 @@ export class OverlapAdd {
  */
 export class PassAverage {
   private start = 0; // track position of sums[.., 0]
+  private end = 0; // track position past the last sample any pass has added
   private capacity: number;
   private sums: Float64Array; // [K*2, capacity]
   private readonly frontier: number[];
@@ -105,12 +108,13 @@ export class PassAverage {
     const to = Math.min(block.start + block.length, this.length);
     if (to > from) {
       this.reserve(to - this.start);
+      const { sums, capacity } = this;
       for (let r = 0; r < this.rows; r++) {
-        for (let t = from; t < to; t++) {
-          const i = r * this.capacity + t - this.start;
-          this.sums[i] = (this.sums[i] as number) + (block.data[r * block.length + t - block.start] as number);
-        }
+        const into = r * capacity - this.start;
+        const source = r * block.length - block.start;
+        for (let t = from; t < to; t++) sums[into + t] = (sums[into + t] as number) + (block.data[source + t] as number);
       }
+      this.end = Math.max(this.end, to);
     }
     this.frontier[pass] = Math.max(this.frontier[pass] as number, to);
   }
@@ -119,12 +123,15 @@ export class PassAverage {
   take(): Block | undefined {
     const count = Math.min(...this.frontier) - this.start;
     if (count <= 0) return undefined;
+    const { sums, capacity, passes } = this;
+    // Only [start, end) holds sums; the rest of the capacity is zeros and need not move.
+    const held = Math.max(this.end - this.start, count);
     const data = new Float32Array(this.rows * count);
     for (let r = 0; r < this.rows; r++) {
-      const row = r * this.capacity;
-      for (let i = 0; i < count; i++) data[r * count + i] = (this.sums[row + i] as number) / this.passes;
-      this.sums.copyWithin(row, row + count, row + this.capacity);
-      this.sums.fill(0, row + this.capacity - count, row + this.capacity);
+      const row = r * capacity;
+      for (let i = 0; i < count; i++) data[r * count + i] = (sums[row + i] as number) / passes;
+      sums.copyWithin(row, row + count, row + held);
+      sums.fill(0, row + held - count, row + held);
     }
     const block = { start: this.start, length: count, data };
     this.start += count;
