@@ -136,16 +136,17 @@ function planChunks(passes: readonly Pass[], segment: number, stride: number): C
   return jobs.sort((a, b) => at(a) - at(b) || a.pass - b.pass);
 }
 
-/** `[K,2,n]` normalised sources -> one planar `[2][n]` block per stem, de-normalised. */
+/**
+ * `[K,2,n]` normalised sources -> one planar `[2][n]` block per stem, de-normalised. The block is
+ * ours alone (PassAverage hands out fresh data), so it is de-normalised in place and the stems
+ * are views of it.
+ */
 function toStems(block: Block, sources: number, mean: number, std: number, keep: number | undefined): Float32Array[][] {
-  const n = block.length;
+  const { length: n, data } = block;
   const scale = std + NORMALISATION_EPSILON;
-  const denormalised = (row: number): Float32Array => {
-    const out = new Float32Array(n);
-    for (let i = 0, at = row * n; i < n; i++, at++) out[i] = (block.data[at] as number) * scale + mean;
-    return out;
-  };
-  const all = Array.from({ length: sources }, (_, k) => [denormalised(k * 2), denormalised(k * 2 + 1)]);
+  for (let i = 0; i < data.length; i++) data[i] = (data[i] as number) * scale + mean;
+  const row = (k: number, c: number): Float32Array => data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n);
+  const all = Array.from({ length: sources }, (_, k) => [row(k, 0), row(k, 1)]);
   if (keep === undefined) return all;
   const rest = [new Float32Array(n), new Float32Array(n)];
   for (const [k, source] of all.entries()) {

@@ -90,6 +90,8 @@ export class PassAverage {
   private capacity: number;
   private sums: Float64Array; // [K*2, capacity]
   private readonly frontier: number[];
+  /** With a single pass there is nothing to average: its blocks wait here, trimmed to the track. */
+  private readonly single: Block[] = [];
 
   constructor(
     private readonly rows: number,
@@ -97,8 +99,8 @@ export class PassAverage {
     private readonly length: number, // track length
     initialCapacity: number,
   ) {
-    this.capacity = initialCapacity;
-    this.sums = new Float64Array(rows * initialCapacity);
+    this.capacity = passes === 1 ? 0 : initialCapacity;
+    this.sums = new Float64Array(rows * this.capacity);
     this.frontier = new Array<number>(passes).fill(0);
   }
 
@@ -106,7 +108,8 @@ export class PassAverage {
   add(pass: number, block: Block): void {
     const from = Math.max(block.start, this.start);
     const to = Math.min(block.start + block.length, this.length);
-    if (to > from) {
+    if (to > from && this.passes === 1) this.single.push(slice(block, from, to, this.rows));
+    else if (to > from) {
       this.reserve(to - this.start);
       const { sums, capacity } = this;
       for (let r = 0; r < this.rows; r++) {
@@ -123,6 +126,7 @@ export class PassAverage {
   take(): Block | undefined {
     const count = Math.min(...this.frontier) - this.start;
     if (count <= 0) return undefined;
+    if (this.passes === 1) return this.takeSingle(count);
     const { sums, capacity, passes } = this;
     // Only [start, end) holds sums; the rest of the capacity is zeros and need not move.
     const held = Math.max(this.end - this.start, count);
@@ -138,6 +142,14 @@ export class PassAverage {
     return block;
   }
 
+  private takeSingle(count: number): Block {
+    const blocks = this.single.splice(0);
+    const block = blocks.length === 1 ? (blocks[0] as Block) : concat(blocks, this.rows);
+    if (block.start !== this.start || block.length !== count) throw new Error('a single pass delivered blocks out of order');
+    this.start += count;
+    return block;
+  }
+
   private reserve(size: number): void {
     if (size <= this.capacity) return;
     const capacity = Math.max(size, 2 * this.capacity);
@@ -146,4 +158,29 @@ export class PassAverage {
     this.sums = sums;
     this.capacity = capacity;
   }
+}
+
+/** Samples `[from, to)` of a block (track positions); the block itself when that is all of it. */
+function slice(block: Block, from: number, to: number, rows: number): Block {
+  if (from === block.start && to === block.start + block.length) return block;
+  const length = to - from;
+  const data = new Float32Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    const at = r * block.length + from - block.start;
+    data.set(block.data.subarray(at, at + length), r * length);
+  }
+  return { start: from, length, data };
+}
+
+/** Consecutive blocks joined into one. */
+function concat(blocks: readonly Block[], rows: number): Block {
+  const length = blocks.reduce((n, b) => n + b.length, 0);
+  const data = new Float32Array(rows * length);
+  for (let r = 0, at = 0; r < rows; r++) {
+    for (const b of blocks) {
+      data.set(b.data.subarray(r * b.length, (r + 1) * b.length), at);
+      at += b.length;
+    }
+  }
+  return { start: (blocks[0] as Block).start, length, data };
 }
