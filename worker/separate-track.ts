@@ -55,13 +55,32 @@ async function* timed<T>(source: AsyncIterable<T>, clock: { ms: number }): Async
 }
 
 /**
+ * Wall time during which at least one call is in flight: stems are encoded concurrently, and
+ * summing their overlapping waits would count the same second several times.
+ */
+class BusyClock {
+  ms = 0;
+  private active = 0;
+  private since = 0;
+
+  async time<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active++ === 0) this.since = performance.now();
+    try {
+      return await work();
+    } finally {
+      if (--this.active === 0) this.ms += performance.now() - this.since;
+    }
+  }
+}
+
+/**
  * One track end to end as a stream: ffmpeg decode -> engine (spool, chunks, model, overlap-add)
  * -> one ffmpeg encoder per stem. Memory stays bounded by the engine's window, not the track.
  */
 export async function separateTrack(options: SeparateTrackOptions): Promise<SeparatedTrack> {
   const started = performance.now();
   const decodeClock = { ms: 0 };
-  const encodeClock = { ms: 0 };
+  const encodeClock = new BusyClock();
   const encoders: StemEncoder[] = [];
   const stems: { name: string; path: string }[] = [];
   const openStem = async (name: string): Promise<StemWriter> => {
@@ -70,16 +89,8 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
     encoders.push(encoder);
     stems.push({ name, path });
     return {
-      write: async (planar) => {
-        const t = performance.now();
-        await encoder.write(planar);
-        encodeClock.ms += performance.now() - t;
-      },
-      end: async () => {
-        const t = performance.now();
-        await encoder.end();
-        encodeClock.ms += performance.now() - t;
-      },
+      write: (planar) => encodeClock.time(() => encoder.write(planar)),
+      end: () => encodeClock.time(() => encoder.end()),
     };
   };
   const decoded = timed(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), decodeClock);

@@ -8,7 +8,8 @@
  */
 export type SampleKind = 'f32' | 'pcm16' | 'pcm24' | 'lame16';
 
-const BYTES_PER_SAMPLE: Record<SampleKind, number> = { f32: 4, pcm16: 2, lame16: 2, pcm24: 4 };
+// The packers write through typed-array views, whose byte order is the host's; ffmpeg reads little-endian.
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('stembot needs a little-endian host');
 
 /** Interleaves planar stereo `[2][n]` into little-endian bytes of the given kind. */
 export function packSamples(planar: Float32Array[], kind: SampleKind): Buffer {
@@ -16,27 +17,57 @@ export function packSamples(planar: Float32Array[], kind: SampleKind): Buffer {
   if (planar.length !== 2 || !left || !right || left.length !== right.length) {
     throw new RangeError(`expected planar stereo [2][n], got ${planar.length} channel(s)`);
   }
-  const frames = left.length;
-  const out = Buffer.allocUnsafe(frames * 2 * BYTES_PER_SAMPLE[kind]);
-  const write = writerFor(kind, out);
-  for (let i = 0; i < frames; i++) {
-    write(left[i]!, 2 * i);
-    write(right[i]!, 2 * i + 1);
+  // One monomorphic loop per kind: this runs for every sample of every stem.
+  switch (kind) {
+    case 'f32':
+      return bytesOf(packF32(left, right));
+    case 'pcm16':
+      return bytesOf(packPcm16(left, right));
+    case 'pcm24':
+      return bytesOf(packPcm24(left, right));
+    case 'lame16':
+      return bytesOf(packLame16(left, right));
+  }
+}
+
+function bytesOf(samples: Float32Array | Int16Array | Int32Array): Buffer {
+  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+}
+
+function packF32(left: Float32Array, right: Float32Array): Float32Array {
+  const out = new Float32Array(2 * left.length);
+  for (let i = 0; i < left.length; i++) {
+    out[2 * i] = left[i]!;
+    out[2 * i + 1] = right[i]!;
   }
   return out;
 }
 
-function writerFor(kind: SampleKind, out: Buffer): (sample: number, index: number) => void {
-  switch (kind) {
-    case 'f32':
-      return (s, i) => out.writeFloatLE(s, i * 4);
-    case 'pcm16':
-      return (s, i) => out.writeInt16LE(floatToInt(s, 15), i * 2);
-    case 'pcm24':
-      return (s, i) => out.writeInt32LE(floatToInt(s, 23) * 256, i * 4);
-    case 'lame16':
-      return (s, i) => out.writeInt16LE(lameInt16(s), i * 2);
+function packPcm16(left: Float32Array, right: Float32Array): Int16Array {
+  const out = new Int16Array(2 * left.length);
+  for (let i = 0; i < left.length; i++) {
+    out[2 * i] = floatToInt(left[i]!, 15);
+    out[2 * i + 1] = floatToInt(right[i]!, 15);
   }
+  return out;
+}
+
+function packPcm24(left: Float32Array, right: Float32Array): Int32Array {
+  const out = new Int32Array(2 * left.length);
+  for (let i = 0; i < left.length; i++) {
+    out[2 * i] = floatToInt(left[i]!, 23) * 256;
+    out[2 * i + 1] = floatToInt(right[i]!, 23) * 256;
+  }
+  return out;
+}
+
+function packLame16(left: Float32Array, right: Float32Array): Int16Array {
+  const out = new Int16Array(2 * left.length);
+  for (let i = 0; i < left.length; i++) {
+    out[2 * i] = lameInt16(left[i]!);
+    out[2 * i + 1] = lameInt16(right[i]!);
+  }
+  return out;
 }
 
 /** round-half-even(x · 2^bits) clipped to [-2^bits, 2^bits - 1]; NaN becomes silence. */
@@ -54,7 +85,13 @@ export function lameInt16(sample: number): number {
   return Math.trunc(Math.min(1, Math.max(-1, sample)) * 32767);
 }
 
+/**
+ * 1.5 · 2^52: between 2^52 and 2^53 doubles are exactly the integers, so `x + ROUNDER` is rounded by the
+ * FPU itself, half to even (IEEE's default); subtracting it back is exact. Valid for |x| < 2^51, far
+ * above the ±2^23 this is called with.
+ */
+const ROUNDER = 6755399441055744;
+
 function roundHalfEven(value: number): number {
-  const rounded = Math.round(value);
-  return rounded - value === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+  return value + ROUNDER - ROUNDER;
 }

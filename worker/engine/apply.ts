@@ -136,19 +136,28 @@ function planChunks(passes: readonly Pass[], segment: number, stride: number): C
   return jobs.sort((a, b) => at(a) - at(b) || a.pass - b.pass);
 }
 
-/** `[K,2,n]` normalised sources -> one planar `[2][n]` block per stem. */
+/**
+ * `[K,2,n]` normalised sources -> one planar `[2][n]` block per stem, de-normalised. The block is
+ * ours alone (PassAverage hands out fresh data), so it is de-normalised in place and the stems
+ * are views of it.
+ */
 function toStems(block: Block, sources: number, mean: number, std: number, keep: number | undefined): Float32Array[][] {
-  const n = block.length;
+  const { length: n, data } = block;
   const scale = std + NORMALISATION_EPSILON;
-  const source = (k: number): Float32Array[] =>
-    [0, 1].map((c) => block.data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n).map((v) => v * scale + mean));
-  const all = Array.from({ length: sources }, (_, k) => source(k));
+  for (let i = 0; i < data.length; i++) data[i] = (data[i] as number) * scale + mean;
+  const row = (k: number, c: number): Float32Array => data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n);
+  const all = Array.from({ length: sources }, (_, k) => [row(k, 0), row(k, 1)]);
   if (keep === undefined) return all;
   const rest = [new Float32Array(n), new Float32Array(n)];
-  all.forEach((s, k) => {
-    if (k !== keep) rest.forEach((r, c) => r.forEach((v, i) => (r[i] = v + ((s[c] as Float32Array)[i] as number))));
-  });
+  for (const [k, source] of all.entries()) {
+    if (k === keep) continue;
+    for (const [c, r] of rest.entries()) addInto(r, source[c] as Float32Array);
+  }
   return [all[keep] as Float32Array[], rest];
+}
+
+function addInto(sum: Float32Array, x: Float32Array): void {
+  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (x[i] as number);
 }
 
 export async function separate(input: AsyncIterable<Float32Array[]>, options: SeparateOptions): Promise<SeparationResult> {
@@ -198,8 +207,9 @@ export async function separate(input: AsyncIterable<Float32Array[]>, options: Se
         if (job.last) average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).finish()));
       }
       const ready = average.take();
+      const stemBlocks = ready && toStems(ready, K, track.mean, track.std, keep);
       timings.overlapAddMs += performance.now() - started;
-      if (ready) await output.write(toStems(ready, K, track.mean, track.std, keep));
+      if (stemBlocks) await output.write(stemBlocks);
       onProgress?.({ stage: 'separate', fraction: Math.min(1, (first + batch.length) / jobs.length), timings: { ...timings } });
     }
     signal?.throwIfAborted();

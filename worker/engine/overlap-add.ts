@@ -46,14 +46,14 @@ export class OverlapAdd {
   add(offset: number, output: Float32Array, used: number): Block | undefined {
     const done = offset > this.windowStart ? this.release(offset - this.windowStart) : undefined;
     const trim = Math.floor((this.segment - used) / 2);
+    // Locals, not `this.` fields, in the loops: V8 then keeps the typed arrays in registers.
+    const { sums, weights, weight } = this;
     for (let r = 0; r < this.rows; r++) {
       const from = r * this.segment + trim;
       const to = r * this.segment;
-      for (let i = 0; i < used; i++) {
-        this.sums[to + i] = (this.sums[to + i] as number) + (this.weight[i] as number) * (output[from + i] as number);
-      }
+      for (let i = 0; i < used; i++) sums[to + i] = (sums[to + i] as number) + (weight[i] as number) * (output[from + i] as number);
     }
-    for (let i = 0; i < used; i++) this.weights[i] = (this.weights[i] as number) + (this.weight[i] as number);
+    for (let i = 0; i < used; i++) weights[i] = (weights[i] as number) + (weight[i] as number);
     return done;
   }
 
@@ -63,14 +63,16 @@ export class OverlapAdd {
   }
 
   private release(count: number): Block {
+    const { sums, weights, segment } = this;
     const data = new Float32Array(this.rows * count);
     for (let r = 0; r < this.rows; r++) {
-      for (let i = 0; i < count; i++) data[r * count + i] = (this.sums[r * this.segment + i] as number) / (this.weights[i] as number);
-      this.sums.copyWithin(r * this.segment, r * this.segment + count, (r + 1) * this.segment);
-      this.sums.fill(0, (r + 1) * this.segment - count, (r + 1) * this.segment);
+      const row = r * segment;
+      for (let i = 0; i < count; i++) data[r * count + i] = (sums[row + i] as number) / (weights[i] as number);
+      sums.copyWithin(row, row + count, row + segment);
+      sums.fill(0, row + segment - count, row + segment);
     }
-    this.weights.copyWithin(0, count);
-    this.weights.fill(0, this.segment - count);
+    weights.copyWithin(0, count);
+    weights.fill(0, segment - count);
     const block = { start: this.windowStart, length: count, data };
     this.windowStart += count;
     return block;
@@ -84,9 +86,12 @@ export class OverlapAdd {
  */
 export class PassAverage {
   private start = 0; // track position of sums[.., 0]
+  private end = 0; // track position past the last sample any pass has added
   private capacity: number;
   private sums: Float64Array; // [K*2, capacity]
   private readonly frontier: number[];
+  /** With a single pass there is nothing to average: its blocks wait here, trimmed to the track. */
+  private readonly single: Block[] = [];
 
   constructor(
     private readonly rows: number,
@@ -94,8 +99,8 @@ export class PassAverage {
     private readonly length: number, // track length
     initialCapacity: number,
   ) {
-    this.capacity = initialCapacity;
-    this.sums = new Float64Array(rows * initialCapacity);
+    this.capacity = passes === 1 ? 0 : initialCapacity;
+    this.sums = new Float64Array(rows * this.capacity);
     this.frontier = new Array<number>(passes).fill(0);
   }
 
@@ -103,14 +108,16 @@ export class PassAverage {
   add(pass: number, block: Block): void {
     const from = Math.max(block.start, this.start);
     const to = Math.min(block.start + block.length, this.length);
-    if (to > from) {
+    if (to > from && this.passes === 1) this.single.push(slice(block, from, to, this.rows));
+    else if (to > from) {
       this.reserve(to - this.start);
+      const { sums, capacity } = this;
       for (let r = 0; r < this.rows; r++) {
-        for (let t = from; t < to; t++) {
-          const i = r * this.capacity + t - this.start;
-          this.sums[i] = (this.sums[i] as number) + (block.data[r * block.length + t - block.start] as number);
-        }
+        const into = r * capacity - this.start;
+        const source = r * block.length - block.start;
+        for (let t = from; t < to; t++) sums[into + t] = (sums[into + t] as number) + (block.data[source + t] as number);
       }
+      this.end = Math.max(this.end, to);
     }
     this.frontier[pass] = Math.max(this.frontier[pass] as number, to);
   }
@@ -119,14 +126,26 @@ export class PassAverage {
   take(): Block | undefined {
     const count = Math.min(...this.frontier) - this.start;
     if (count <= 0) return undefined;
+    if (this.passes === 1) return this.takeSingle(count);
+    const { sums, capacity, passes } = this;
+    // Only [start, end) holds sums; the rest of the capacity is zeros and need not move.
+    const held = Math.max(this.end - this.start, count);
     const data = new Float32Array(this.rows * count);
     for (let r = 0; r < this.rows; r++) {
-      const row = r * this.capacity;
-      for (let i = 0; i < count; i++) data[r * count + i] = (this.sums[row + i] as number) / this.passes;
-      this.sums.copyWithin(row, row + count, row + this.capacity);
-      this.sums.fill(0, row + this.capacity - count, row + this.capacity);
+      const row = r * capacity;
+      for (let i = 0; i < count; i++) data[r * count + i] = (sums[row + i] as number) / passes;
+      sums.copyWithin(row, row + count, row + held);
+      sums.fill(0, row + held - count, row + held);
     }
     const block = { start: this.start, length: count, data };
+    this.start += count;
+    return block;
+  }
+
+  private takeSingle(count: number): Block {
+    const blocks = this.single.splice(0);
+    const block = blocks.length === 1 ? (blocks[0] as Block) : concat(blocks, this.rows);
+    if (block.start !== this.start || block.length !== count) throw new Error('a single pass delivered blocks out of order');
     this.start += count;
     return block;
   }
@@ -139,4 +158,29 @@ export class PassAverage {
     this.sums = sums;
     this.capacity = capacity;
   }
+}
+
+/** Samples `[from, to)` of a block (track positions); the block itself when that is all of it. */
+function slice(block: Block, from: number, to: number, rows: number): Block {
+  if (from === block.start && to === block.start + block.length) return block;
+  const length = to - from;
+  const data = new Float32Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    const at = r * block.length + from - block.start;
+    data.set(block.data.subarray(at, at + length), r * length);
+  }
+  return { start: from, length, data };
+}
+
+/** Consecutive blocks joined into one. */
+function concat(blocks: readonly Block[], rows: number): Block {
+  const length = blocks.reduce((n, b) => n + b.length, 0);
+  const data = new Float32Array(rows * length);
+  for (let r = 0, at = 0; r < rows; r++) {
+    for (const b of blocks) {
+      data.set(b.data.subarray(r * b.length, (r + 1) * b.length), at);
+      at += b.length;
+    }
+  }
+  return { start: (blocks[0] as Block).start, length, data };
 }

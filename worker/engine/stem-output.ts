@@ -18,21 +18,22 @@ export interface StemWriter {
 
 const CLAMP_LIMIT = 0.99;
 const RESCALE_HEADROOM = 1.01;
-const SPOOL_BLOCK_FRAMES = 1 << 16; // frames per read when replaying a rescaled stem
-const FRAME_BYTES = 2 * Float32Array.BYTES_PER_ELEMENT; // interleaved stereo float32
 
 interface Stem {
   name: string;
   writer: StemWriter;
   peak: number;
   spool?: FileHandle;
+  /** Frames of each block in the spool, in order: blocks are spooled planar, `[left][right]`. */
+  spooledBlocks: number[];
   spooled: number; // frames written to the spool
 }
 
 /**
  * Hands finished stems to their writers. With `rescale` the gain depends on the whole stem's
  * peak, so stems go to temp files first and are replayed with the gain at the end; otherwise
- * each block is passed on as soon as it is final.
+ * each block is passed on as soon as it is final. Stems are written concurrently: each writer is
+ * a separate encoder process, so waiting on them one at a time would leave the others idle.
  */
 export class StemOutput {
   private constructor(
@@ -43,7 +44,7 @@ export class StemOutput {
   static async open(names: readonly string[], clip: ClipMode, openStem: (name: string) => StemWriter | Promise<StemWriter>, spoolDir: string): Promise<StemOutput> {
     const stems: Stem[] = [];
     for (const [i, name] of names.entries()) {
-      const stem: Stem = { name, writer: await openStem(name), peak: 0, spooled: 0 };
+      const stem: Stem = { name, writer: await openStem(name), peak: 0, spooledBlocks: [], spooled: 0 };
       if (clip === 'rescale') stem.spool = await open(join(spoolDir, `stem-${i}.f32`), 'w+');
       stems.push(stem);
     }
@@ -52,39 +53,25 @@ export class StemOutput {
 
   /** One planar `[2][n]` block per stem, in stem order. */
   async write(blocks: readonly Float32Array[][]): Promise<void> {
-    for (const [i, stem] of this.stems.entries()) {
-      const planar = blocks[i] as Float32Array[];
-      for (const channel of planar) for (const v of channel) stem.peak = Math.max(stem.peak, Math.abs(v));
-      if (stem.spool) {
-        await stem.spool.write(new Uint8Array(interleave(planar).buffer));
-        stem.spooled += (planar[0] as Float32Array).length;
-        continue;
-      }
-      if (this.clip === 'clamp') planar.forEach((c) => c.forEach((v, j) => (c[j] = Math.min(CLAMP_LIMIT, Math.max(-CLAMP_LIMIT, v)))));
-      await stem.writer.write(planar);
-    }
+    await Promise.all(this.stems.map((stem, i) => this.writeStem(stem, blocks[i] as Float32Array[])));
   }
 
   /** Replays spooled stems with their gain, ends every writer; returns each stem's peak and gain. */
   async finish(onFraction?: (fraction: number) => void): Promise<Array<{ name: string; peak: number; gain: number }>> {
     const total = this.stems.reduce((n, s) => n + s.spooled, 0);
     let replayed = 0;
-    const summary = [];
-    for (const stem of this.stems) {
-      const gain = this.clip === 'rescale' ? 1 / Math.max(RESCALE_HEADROOM * stem.peak, 1) : 1;
-      if (stem.spool) {
-        for (let at = 0; at < stem.spooled; at += SPOOL_BLOCK_FRAMES) {
-          const frames = Math.min(SPOOL_BLOCK_FRAMES, stem.spooled - at);
-          const buffer = Buffer.alloc(frames * FRAME_BYTES);
-          await stem.spool.read(buffer, 0, buffer.length, at * FRAME_BYTES);
-          await stem.writer.write(deinterleave(new Float32Array(buffer.buffer, buffer.byteOffset, frames * 2), gain));
-          replayed += frames;
-          onFraction?.(replayed / total);
-        }
-      }
-      await stem.writer.end();
-      summary.push({ name: stem.name, peak: stem.peak, gain });
-    }
+    const onFrames = (frames: number): void => {
+      replayed += frames;
+      onFraction?.(replayed / total);
+    };
+    const summary = await Promise.all(
+      this.stems.map(async (stem) => {
+        const gain = this.clip === 'rescale' ? 1 / Math.max(RESCALE_HEADROOM * stem.peak, 1) : 1;
+        if (stem.spool) await replay(stem.spool, stem.spooledBlocks, gain, stem.writer, onFrames);
+        await stem.writer.end();
+        return { name: stem.name, peak: stem.peak, gain };
+      }),
+    );
     await this.close();
     return summary;
   }
@@ -95,26 +82,44 @@ export class StemOutput {
       delete stem.spool;
     }
   }
+
+  private async writeStem(stem: Stem, planar: Float32Array[]): Promise<void> {
+    for (const channel of planar) stem.peak = peakOf(channel, stem.peak);
+    if (stem.spool) {
+      const bytes = planar.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+      const expected = bytes.reduce((n, b) => n + b.length, 0);
+      const { bytesWritten } = await stem.spool.writev(bytes);
+      if (bytesWritten !== expected) throw new Error(`short write to the ${stem.name} spool: ${bytesWritten} of ${expected} bytes`);
+      const frames = (planar[0] as Float32Array).length;
+      stem.spooledBlocks.push(frames);
+      stem.spooled += frames;
+      return;
+    }
+    if (this.clip === 'clamp') for (const channel of planar) clamp(channel);
+    await stem.writer.write(planar);
+  }
 }
 
-function interleave([left, right]: readonly Float32Array[]): Float32Array {
-  const l = left as Float32Array;
-  const r = right as Float32Array;
-  const out = new Float32Array(l.length * 2);
-  for (let i = 0; i < l.length; i++) {
-    out[2 * i] = l[i] as number;
-    out[2 * i + 1] = r[i] as number;
-  }
-  return out;
+/** Math.max, not a comparison, so a NaN sample makes the peak NaN as it always has. */
+function peakOf(channel: Float32Array, peak: number): number {
+  for (let i = 0; i < channel.length; i++) peak = Math.max(peak, Math.abs(channel[i] as number));
+  return peak;
 }
 
-function deinterleave(frames: Float32Array, gain: number): Float32Array[] {
-  const n = frames.length / 2;
-  const left = new Float32Array(n);
-  const right = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    left[i] = (frames[2 * i] as number) * gain;
-    right[i] = (frames[2 * i + 1] as number) * gain;
+function clamp(channel: Float32Array): void {
+  for (let i = 0; i < channel.length; i++) channel[i] = Math.min(CLAMP_LIMIT, Math.max(-CLAMP_LIMIT, channel[i] as number));
+}
+
+/** Reads each spooled block back whole (blocks are at most about a segment) and writes it with `gain`. */
+async function replay(spool: FileHandle, blocks: readonly number[], gain: number, writer: StemWriter, onFrames: (frames: number) => void): Promise<void> {
+  let position = 0;
+  for (const frames of blocks) {
+    const samples = new Float32Array(2 * frames); // [left][right]
+    const { bytesRead } = await spool.read(new Uint8Array(samples.buffer), 0, samples.byteLength, position);
+    if (bytesRead !== samples.byteLength) throw new Error(`short read from a stem spool: ${bytesRead} of ${samples.byteLength} bytes`);
+    position += samples.byteLength;
+    if (gain !== 1) for (let i = 0; i < samples.length; i++) samples[i] = (samples[i] as number) * gain;
+    await writer.write([samples.subarray(0, frames), samples.subarray(frames)]);
+    onFrames(frames);
   }
-  return [left, right];
 }
