@@ -10,9 +10,12 @@ import {
   GatewayIntentBits,
   type Interaction,
   MessageFlags,
+  ModalBuilder,
   PermissionFlagsBits,
   SlashCommandBuilder,
   type TextChannel,
+  TextInputBuilder,
+  TextInputStyle,
 } from 'discord.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CallbackType, FakeDiscord, MessageFlag, TestClock } from './index.js';
@@ -137,6 +140,7 @@ describe('fake Discord with the real discord.js client', () => {
 
     const handle = fake.dispatchInteraction({ type: 'command', name: 'separate', subcommand: 'file', options: { song, model: 'htdemucs', stems: 2 } });
 
+    expect((await handle.waitForReply()).content).toBe('Done: 2 stems');
     expect(await handled).toEqual({
       commandName: 'separate',
       subcommand: 'file',
@@ -201,6 +205,7 @@ describe('fake Discord with the real discord.js client', () => {
       await interaction.editReply('50% separated');
     });
     const handle = fake.dispatchInteraction({ type: 'command', name: 'separate' });
+    await fake.waitForRequest((r) => r.method === 'PATCH' && r.status === 200);
     await edited;
 
     const edits = fake.requests.filter((r) => r.method === 'PATCH');
@@ -245,6 +250,7 @@ describe('fake Discord with the real discord.js client', () => {
     const readyAgain = once(client, Events.ShardReady);
     fake.dropGateway({ mode: 'destroy', invalidateSession: true });
     await readyAgain;
+    await fake.waitForGatewayReady();
     expect(fake.gatewayStats.invalidSessions).toBe(1);
     expect(fake.gatewayStats.identifies).toBe(2);
 
@@ -252,6 +258,24 @@ describe('fake Discord with the real discord.js client', () => {
     const handle = fake.dispatchInteraction({ type: 'command', name: 'separate' });
     await received;
     expect(handle.messages().map((m) => m.content)).toEqual(['back']);
+  });
+
+  it('turns the first follow-up after a deferral into the reply, keeps later ones, and honours fetch and delete', async () => {
+    const done = handleNext(async (i) => {
+      const interaction = chatInput(i);
+      const deferred = await interaction.deferReply({ withResponse: true });
+      await interaction.followUp('queued, position 1');
+      await interaction.followUp({ content: 'separating…', files: files(1) });
+      const fetched = await interaction.fetchReply();
+      await interaction.deleteReply();
+      return { loading: deferred.interaction.responseMessageLoading, fetched: fetched.content };
+    });
+    const handle = fake.dispatchInteraction({ type: 'command', name: 'separate' });
+
+    expect(await done).toEqual({ loading: true, fetched: 'queued, position 1' });
+    expect(handle.original?.deleted).toBe(true);
+    expect(handle.messages().map((m) => [m.content, m.attachments.length])).toEqual([['separating…', 1]]);
+    expect(fake.channelMessages(GENERAL).map((m) => m.content)).toEqual(['separating…']);
   });
 
   it('routes a button click on a channel message and records the message update', async () => {
@@ -267,6 +291,33 @@ describe('fake Discord with the real discord.js client', () => {
 
     expect(await clicked).toBe('cancel:42');
     expect(fake.channelMessages(GENERAL).map((m) => [m.content, m.components.length])).toEqual([['Cancelled', 0]]);
+  });
+
+  it('acknowledges a click with a deferred update and edits the clicked message, or opens a modal', async () => {
+    const channel = client.channels.cache.get(GENERAL) as TextChannel;
+    const row = new ActionRowBuilder<ButtonBuilder>().addComponents(new ButtonBuilder().setCustomId('options').setLabel('Options').setStyle(ButtonStyle.Secondary));
+    const sent = await channel.send({ content: 'Result ready', components: [row] });
+    const deferred = handleNext(async (i) => {
+      if (!i.isButton()) throw new Error('expected a button');
+      await i.deferUpdate();
+      await i.editReply({ content: 'Result ready (options saved)' });
+    });
+    const first = fake.dispatchInteraction({ type: 'component', customId: 'options', message: fake.message(sent.id)! });
+    await deferred;
+    expect(first.callbacks.map((c) => c.type)).toEqual([CallbackType.deferredUpdate]);
+    expect(fake.message(sent.id)?.revisions.map((r) => r.content)).toEqual(['Result ready', 'Result ready (options saved)']);
+
+    const modal = new ModalBuilder()
+      .setCustomId('rename')
+      .setTitle('Rename')
+      .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(new TextInputBuilder().setCustomId('name').setLabel('Name').setStyle(TextInputStyle.Short)));
+    const shown = handleNext(async (i) => {
+      if (!i.isButton()) throw new Error('expected a button');
+      await i.showModal(modal);
+    });
+    const second = fake.dispatchInteraction({ type: 'component', customId: 'options', message: fake.message(sent.id)! });
+    await shown;
+    expect(second.modal).toMatchObject({ custom_id: 'rename', title: 'Rename' });
   });
 
   it('records autocomplete choices', async () => {
