@@ -60,7 +60,6 @@ export class FakeDiscord {
     this.state = new FakeState(
       this.clock,
       bot,
-      this.token,
       options.applicationId ?? bot.id,
       options.guilds ?? [defaultGuild(bot)],
       { maxAttachments: options.maxAttachments ?? 10, fileSizeLimit: options.fileSizeLimit ?? 10 * MIB },
@@ -223,7 +222,7 @@ export class FakeDiscord {
         throw DiscordErrors.notFound();
       }
       if (match.route.auth && req.headers.authorization !== `Bot ${this.token}`) throw DiscordErrors.unauthorized();
-      const result = await match.route.handle({ request: record, params: match.params, authorization: req.headers.authorization });
+      const result = await match.route.handle({ request: record, params: match.params });
       record.status = result.status;
       sendJson(res, result.status, result.body);
     } catch (error) {

@@ -71,7 +71,6 @@ export function sendError(res: ServerResponse, error: DiscordHttpError): void {
 export interface RouteContext {
   request: RecordedRequest;
   params: Record<string, string>;
-  authorization: string | undefined;
 }
 
 /** What a route answers: a status and a JSON body (204 has none). Errors are thrown as DiscordHttpError. */

@@ -48,7 +48,6 @@ export class FakeState {
   constructor(
     readonly clock: Clock,
     readonly bot: FakeUser,
-    readonly botToken: string,
     readonly applicationId: string,
     readonly guilds: FakeGuild[],
     readonly limits: MessageLimits,

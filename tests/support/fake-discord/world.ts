@@ -59,7 +59,7 @@ export interface FakeGuild {
   members: FakeMember[];
 }
 
-export const GUILD_TEXT = 0;
+const GUILD_TEXT = 0;
 
 /**
  * One guild with a #general channel, an "Admins" role, the bot and a user "alice". Ids are fixed
