@@ -1,0 +1,248 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, TestClock } from './clock.js';
+import { DiscordErrors, DiscordHttpError } from './errors.js';
+import { type DropMode, FakeGateway, type GatewayStats } from './gateway.js';
+import { matchRoute, readBody, type RecordedRequest, type Route, sendError, sendJson } from './http.js';
+import { buildInteraction, type FakeInteraction, type InteractionSpec } from './interactions.js';
+import { MessageFlag, type StoredAttachment, type StoredMessage } from './messages.js';
+import { type RateLimitRule, RateLimiter } from './rate-limits.js';
+import { botRoutes } from './routes-bot.js';
+import { interactionRoutes } from './routes-interactions.js';
+import { FakeState, type StoredCommand, type Violation } from './state.js';
+import { apiGuildCreate, apiUser, defaultGuild, type FakeGuild, type FakeUser } from './world.js';
+
+const API_PREFIX = '/api/v10';
+const MIB = 1024 * 1024;
+
+export interface FakeDiscordOptions {
+  /** Default: a TestClock (real time plus what the test advances). */
+  clock?: Clock;
+  /** The bot token clients must log in with; default `fake-bot-token`. */
+  token?: string;
+  /** Default: user `stembot` (bot) with id 1100000000000000050. */
+  bot?: FakeUser;
+  /** Default: the bot's user id, as for applications made in the developer portal. */
+  applicationId?: string;
+  /** Default: `defaultGuild(bot)`. */
+  guilds?: FakeGuild[];
+  /** Per-file upload limit in bytes, also sent as `attachment_size_limit`; default 10 MiB. */
+  fileSizeLimit?: number;
+  /** Default 10, Discord's limit. */
+  maxAttachments?: number;
+  /** Default 3000 ms, Discord's limit. */
+  firstCallbackMs?: number;
+  /** Default 15 min, Discord's limit. */
+  tokenLifetimeMs?: number;
+  /** HELLO's heartbeat_interval; default 41 250 ms like Discord. */
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * A local Discord for end-to-end tests: REST under `${url}/api/v10`, the gateway at `${url}/gateway`,
+ * attachment bytes at `${url}/attachments/:id/:filename`. Point discord.js at it with `clientOptions()`.
+ */
+export class FakeDiscord {
+  readonly clock: Clock;
+  readonly token: string;
+  readonly url: string;
+  private readonly state: FakeState;
+  private readonly gateway: FakeGateway;
+  private readonly rateLimiter = new RateLimiter();
+  private readonly routes: Route[];
+
+  private constructor(private readonly server: Server, options: FakeDiscordOptions) {
+    const { port } = server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    this.clock = options.clock ?? new TestClock();
+    this.token = options.token ?? 'fake-bot-token';
+    const bot = options.bot ?? { id: '1100000000000000050', username: 'stembot', bot: true };
+    this.state = new FakeState(
+      this.clock,
+      bot,
+      options.applicationId ?? bot.id,
+      options.guilds ?? [defaultGuild(bot)],
+      { maxAttachments: options.maxAttachments ?? 10, fileSizeLimit: options.fileSizeLimit ?? 10 * MIB },
+      { firstCallbackMs: options.firstCallbackMs ?? 3000, tokenLifetimeMs: options.tokenLifetimeMs ?? 15 * 60_000 },
+    );
+    this.state.baseUrl = this.url;
+    this.gateway = new FakeGateway({
+      token: this.token,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
+      ready: (sessionId) => this.readyPayload(sessionId),
+      guildCreates: () => this.state.guilds.map(apiGuildCreate),
+      onChange: () => this.state.notify(),
+    });
+    this.routes = [...interactionRoutes(this.state), ...botRoutes(this.state, () => this.gatewayUrl)];
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res));
+    server.on('upgrade', (req, socket, head: Buffer) => this.gateway.handleUpgrade(req, socket, head));
+  }
+
+  static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return new FakeDiscord(server, options);
+  }
+
+  get gatewayUrl(): string {
+    return `${this.url.replace(/^http/, 'ws')}/gateway`;
+  }
+
+  get applicationId(): string {
+    return this.state.applicationId;
+  }
+
+  get bot(): FakeUser {
+    return this.state.bot;
+  }
+
+  get guilds(): FakeGuild[] {
+    return this.state.guilds;
+  }
+
+  /** Spread into `new Client({ intents, ...fake.clientOptions() })`: every URL discord.js builds points here. */
+  clientOptions() {
+    return { rest: { api: `${this.url}/api`, cdn: `${this.url}/cdn`, mediaProxy: `${this.url}/media` } };
+  }
+
+  /** Every REST request, in arrival order, with its answer's status. */
+  get requests(): readonly RecordedRequest[] {
+    return this.state.requests;
+  }
+
+  get violations(): readonly Violation[] {
+    return this.state.violations;
+  }
+
+  get gatewayStats(): Readonly<GatewayStats> {
+    return this.gateway.stats;
+  }
+
+  /** Commands registered by bulk overwrite: global ones, or a guild's when `guildId` is given. */
+  commands(guildId?: string): StoredCommand[] {
+    return this.state.commands.get(guildId ?? 'global') ?? [];
+  }
+
+  /** What everyone in the channel sees: its non-ephemeral, undeleted messages, oldest first. */
+  channelMessages(channelId: string): StoredMessage[] {
+    return [...this.state.messages.values()].filter((m) => m.channelId === channelId && !m.deleted && (m.flags & MessageFlag.ephemeral) === 0);
+  }
+
+  message(id: string): StoredMessage | undefined {
+    return this.state.messages.get(id);
+  }
+
+  /** A file a user "uploaded": pass it as an attachment option; the bot downloads it from the fake. */
+  registerAttachment(filename: string, bytes: Buffer, contentType = 'application/octet-stream'): StoredAttachment {
+    return this.state.addAttachment(filename, bytes, contentType);
+  }
+
+  /** Sends INTERACTION_CREATE to the logged-in client; the 3 s clock starts now. */
+  dispatchInteraction(spec: InteractionSpec): FakeInteraction {
+    const interaction = buildInteraction(this.state, spec);
+    this.gateway.dispatch('INTERACTION_CREATE', interaction.payload);
+    return interaction;
+  }
+
+  /** The next `count` requests matching the rule get 429 with Discord's headers and body. */
+  rateLimitNext(rule: RateLimitRule): void {
+    this.rateLimiter.add(rule);
+  }
+
+  /** Drops the gateway connection; with `invalidateSession` the client's RESUME gets op 9 and it must IDENTIFY again. */
+  dropGateway(options: { mode?: DropMode; invalidateSession?: boolean } = {}): void {
+    this.gateway.drop(options.mode ?? 'close-4000', options.invalidateSession ?? false);
+  }
+
+  /** Resolves when the gateway has a live, identified or resumed connection. */
+  waitForGatewayReady(): Promise<void> {
+    return this.state.waitFor(() => this.gateway.ready).then(() => undefined);
+  }
+
+  waitForRequest(predicate: (request: RecordedRequest) => boolean): Promise<RecordedRequest> {
+    return this.state.waitFor(() => this.state.requests.find((r) => r.status !== undefined && predicate(r)));
+  }
+
+  async close(): Promise<void> {
+    this.gateway.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private readyPayload(sessionId: string) {
+    return {
+      v: 10,
+      user: { ...apiUser(this.state.bot), verified: true, mfa_enabled: false, email: null },
+      guilds: this.state.guilds.map((g) => ({ id: g.id, unavailable: true })),
+      session_id: sessionId,
+      session_type: 'normal',
+      resume_gateway_url: this.gatewayUrl,
+      shard: [0, 1],
+      application: { id: this.state.applicationId, flags: 0 },
+      private_channels: [],
+      relationships: [],
+      presences: [],
+      user_settings: {},
+      guild_join_requests: [],
+      geo_ordered_rtc_regions: [],
+    };
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    if (req.method === 'GET' && url.pathname.startsWith('/attachments/')) {
+      this.serveAttachment(url.pathname, res);
+      return;
+    }
+    const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) : url.pathname;
+    const method = req.method ?? 'GET';
+    const match = url.pathname.startsWith(API_PREFIX) ? matchRoute(this.routes, method, path) : undefined;
+    const record: RecordedRequest = {
+      seq: this.state.requests.length + 1,
+      method,
+      path,
+      route: match?.route.template ?? null,
+      query: url.searchParams,
+      json: undefined,
+      files: [],
+      at: this.clock.now(),
+      wallAt: Date.now(),
+    };
+    this.state.requests.push(record);
+    try {
+      Object.assign(record, await readBody(req));
+      const limited = this.rateLimiter.take(record, Date.now());
+      if (limited) {
+        record.status = 429;
+        sendJson(res, 429, limited.body, limited.headers);
+        return;
+      }
+      if (!match) {
+        this.state.violate({ kind: 'unknown-route', detail: `${method} ${url.pathname}` });
+        throw DiscordErrors.notFound();
+      }
+      if (match.route.auth && req.headers.authorization !== `Bot ${this.token}`) throw DiscordErrors.unauthorized();
+      const result = await match.route.handle({ request: record, params: match.params });
+      record.status = result.status;
+      sendJson(res, result.status, result.body);
+    } catch (error) {
+      const discordError = error instanceof DiscordHttpError ? error : new DiscordHttpError(500, 0, `fake-discord: ${String(error)}`);
+      record.status = discordError.status;
+      record.errorCode = discordError.code;
+      sendError(res, discordError);
+    } finally {
+      this.state.notify();
+    }
+  }
+
+  private serveAttachment(pathname: string, res: ServerResponse): void {
+    const id = pathname.split('/')[2] ?? '';
+    const attachment = this.state.attachments.get(id);
+    if (!attachment) {
+      sendError(res, DiscordErrors.notFound());
+      return;
+    }
+    res.writeHead(200, { 'content-type': attachment.contentType, 'content-length': attachment.bytes.length }).end(attachment.bytes);
+  }
+}
+
