@@ -5,6 +5,10 @@
  */
 import { tmpdir } from 'node:os';
 import { Command } from 'commander';
+import { startDiscordRole } from './bots/discord/discord-role.js';
+import { registerDiscordCommands } from './bots/discord/register-commands.js';
+import { UserError } from './core/errors.js';
+import { REGISTRY } from './worker/engine/registry.js';
 import { enabledPlatforms, type Config } from './core/config.js';
 import { loadConfig } from './core/cli/load-config.js';
 import { runCliAction } from './core/cli/run-cli.js';
@@ -81,6 +85,10 @@ async function start(config: Config, logger: Logger): Promise<void> {
       await core.scheduleRetention();
     }
     if (config.roles.includes('worker')) roles.push(await startWorker(config, runtime, fetchers, ffmpeg, logger));
+    if (config.roles.includes('discord') && config.discord) {
+      const knownModels = async () => [...new Set([...REGISTRY.map((entry) => entry.name), ...config.quotaDefaults.allowedModels])];
+      roles.push(await startDiscordRole({ core, settings: config.discord, logger, knownModels }));
+    }
   } catch (error) {
     await stopAll();
     throw error;
@@ -137,6 +145,18 @@ export function buildProgram(): Command {
     .action(async (options: { create?: boolean }) => {
       const { config, logger } = loadConfig();
       await migrate(config, logger, options);
+    });
+  program
+    .command('discord')
+    .description('Discord setup')
+    .command('register')
+    .description('register the slash commands (bulk overwrite): in one guild with --guild, else globally')
+    .option('--guild <id>', 'a guild id, for development (changes show at once)')
+    .action(async (options: { guild?: string }) => {
+      const { config } = loadConfig();
+      if (!config.discord) throw new UserError('discord_not_configured', 'Set DISCORD_TOKEN and DISCORD_APPLICATION_ID first.');
+      const names = await registerDiscordCommands(config.discord, options.guild);
+      console.log(`registered ${names.map((name) => `/${name}`).join(', ')} ${options.guild ? `in guild ${options.guild}` : 'globally'}`);
     });
   registerSeparateCommand(program, () => {
     const { config, logger } = loadConfig();

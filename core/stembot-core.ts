@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
+import { SeparationRequest } from './db/entities/index.js';
 import { Outbox } from './delivery/outbox.js';
 import type { Platform } from './db/entities/tenant.js';
 import { UserError } from './errors.js';
@@ -76,6 +77,11 @@ export class StembotCore {
 
   async list(who: TenantUser, cursor?: string, pageSize = 5): Promise<{ items: RequestSummary[]; nextCursor?: string }> {
     return listRequests(this.deps.em, { platform: who.platform, externalId: who.tenantId }, who.userId, cursor, pageSize);
+  }
+
+  /** Adapters keep where a request is shown (it can move, e.g. from a reply to a channel message). */
+  async rememberMessage(requestId: string, platformMessage: SeparationRequest['platformMessage']): Promise<void> {
+    await this.deps.em.fork().nativeUpdate(SeparationRequest, { id: requestId }, { platformMessage });
   }
 
   subscribe(listener: RequestUpdateListener, requestId?: string): () => void {

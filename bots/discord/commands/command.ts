@@ -1,0 +1,11 @@
+import type { AutocompleteInteraction, ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type { DiscordContext } from '../context.js';
+
+/** One slash command: its definition and its handlers, in one file (see commands/index.ts). */
+export interface DiscordCommand {
+  definition: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  execute(interaction: ChatInputCommandInteraction, context: DiscordContext): Promise<void>;
+  autocomplete?(interaction: AutocompleteInteraction, context: DiscordContext): Promise<void>;
+  /** Buttons whose custom_id starts with `${prefix}:` belong to this command. */
+  buttons?: { prefix: string; handle(interaction: ButtonInteraction, argument: string, context: DiscordContext): Promise<void> };
+}

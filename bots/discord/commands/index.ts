@@ -1,0 +1,10 @@
+import { cancelCommand } from './cancel.js';
+import type { DiscordCommand } from './command.js';
+import { helpCommand } from './help.js';
+import { jobsCommand } from './jobs.js';
+import { quotaAdminCommand } from './quota-admin.js';
+import { quotaCommand } from './quota.js';
+import { separateCommand } from './separate.js';
+
+/** Every slash command, registered in one place (registration and routing both read this list). */
+export const DISCORD_COMMANDS: DiscordCommand[] = [separateCommand, jobsCommand, cancelCommand, quotaCommand, quotaAdminCommand, helpCommand];

@@ -1,0 +1,14 @@
+import type { Client } from 'discord.js';
+import type { Logger } from '../../core/logging.js';
+import type { StembotCore } from '../../core/stembot-core.js';
+import type { ProgressTracker } from './progress-tracker.js';
+
+/** What every command handler gets besides its interaction. */
+export interface DiscordContext {
+  core: StembotCore;
+  client: Client;
+  progress: ProgressTracker;
+  logger: Logger;
+  /** Models offered by autocomplete (the registry's names and any added ones). */
+  knownModels: () => Promise<string[]>;
+}

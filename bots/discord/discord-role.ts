@@ -1,0 +1,66 @@
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import type { Logger } from '../../core/logging.js';
+import type { RoleHandle } from '../../core/queue/relay-role.js';
+import type { StembotCore } from '../../core/stembot-core.js';
+import { DISCORD_COMMANDS } from './commands/index.js';
+import type { DiscordContext } from './context.js';
+import { DiscordDelivery } from './delivery.js';
+import { createInteractionRouter } from './interaction-router.js';
+import { ProgressTracker } from './progress-tracker.js';
+import { RequestMessages } from './request-messages.js';
+
+export interface DiscordSettings {
+  token: string;
+  applicationId: string;
+  /** REST base URL; unset means Discord itself. */
+  apiUrl?: string;
+}
+
+export interface DiscordRoleOptions {
+  core: StembotCore;
+  settings: DiscordSettings;
+  logger: Logger;
+  knownModels: () => Promise<string[]>;
+  /** The clock interaction tokens are aged by (Discord's own time in production). */
+  now?: () => number;
+}
+
+/** The Discord bot: gateway client (Guilds intent only), interaction routing, progress and delivery. */
+export async function startDiscordRole(options: DiscordRoleOptions): Promise<RoleHandle & { client: Client }> {
+  const log = options.logger.child({ role: 'discord' });
+  const now = options.now ?? Date.now;
+  // Slash commands and buttons arrive as interactions, which need no privileged intents.
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], ...(options.settings.apiUrl ? { rest: { api: options.settings.apiUrl } } : {}) });
+  const messages = new RequestMessages(client, options.settings.apiUrl, log, now);
+  const progress = new ProgressTracker(
+    options.core,
+    async (requestId, payload) => {
+      const status = await options.core.status(requestId);
+      const message = messages.parse(status.platformMessage);
+      if (!message) return;
+      const shown = await messages.show(message, payload);
+      if (shown.channelMessageId !== message.channelMessageId) await options.core.rememberMessage(requestId, shown);
+    },
+    log,
+    now,
+  );
+  const context: DiscordContext = { core: options.core, client, progress, logger: log, knownModels: options.knownModels };
+  const route = createInteractionRouter(DISCORD_COMMANDS, context);
+  client.on(Events.InteractionCreate, (interaction) => void route(interaction));
+  client.on(Events.Error, (error) => log.warn({ err: error.message }, 'discord client error'));
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(options.settings.token);
+  await ready;
+  const delivery = new DiscordDelivery(options.core, messages, log);
+  delivery.start();
+  log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'discord bot ready');
+  return {
+    name: 'discord',
+    client,
+    async stop() {
+      progress.stopAll();
+      await delivery.stop();
+      await client.destroy();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import type { BaseMessageOptions } from 'discord.js';
+import type { Logger } from '../../core/logging.js';
+import type { RequestUpdate } from '../../core/request-updates.js';
+import type { StembotCore } from '../../core/stembot-core.js';
+import { renderProgress, type ProgressView } from './render/progress.js';
+
+/** Discord documents no edit rate; one edit per 2 s per message keeps well inside any bucket. */
+export const MIN_EDIT_INTERVAL_MS = 2000;
+
+/** Where a request's progress message lives; the delivery module owns how to edit it. */
+export type EditProgress = (requestId: string, message: BaseMessageOptions) => Promise<void>;
+
+interface Tracked {
+  view: ProgressView;
+  lastEditAt: number;
+  timer?: NodeJS.Timeout;
+  stop: () => void;
+}
+
+/**
+ * Keeps each request's progress message current from core's updates, editing at most every 2 s
+ * (the latest state wins; intermediate ones are skipped). Final states are left to delivery.
+ */
+export class ProgressTracker {
+  private readonly tracked = new Map<string, Tracked>();
+
+  constructor(
+    private readonly core: StembotCore,
+    private readonly edit: EditProgress,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  track(view: ProgressView): void {
+    this.untrack(view.requestId);
+    const entry: Tracked = { view, lastEditAt: this.now(), stop: () => undefined };
+    entry.stop = this.core.subscribe((update) => this.onUpdate(entry, update), view.requestId);
+    this.tracked.set(view.requestId, entry);
+  }
+
+  untrack(requestId: string): void {
+    const entry = this.tracked.get(requestId);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    entry.stop();
+    this.tracked.delete(requestId);
+  }
+
+  stopAll(): void {
+    for (const requestId of [...this.tracked.keys()]) this.untrack(requestId);
+  }
+
+  private onUpdate(entry: Tracked, update: RequestUpdate): void {
+    if (update.type === 'completed' || update.type === 'failed' || update.type === 'cancelled') return this.untrack(update.requestId);
+    if (update.type === 'queued') entry.view = { ...entry.view, stage: 'queued', fraction: 0, position: update.position };
+    else entry.view = { ...entry.view, stage: update.progress.stage, fraction: update.progress.fraction, etaSeconds: update.progress.etaSeconds };
+    if (entry.timer) return;
+    const wait = Math.max(0, entry.lastEditAt + MIN_EDIT_INTERVAL_MS - this.now());
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (!this.tracked.has(entry.view.requestId)) return;
+      entry.lastEditAt = this.now();
+      this.edit(entry.view.requestId, renderProgress(entry.view)).catch((error: unknown) => this.logger.warn({ requestId: entry.view.requestId, err: (error as Error).message }, 'progress edit failed'));
+    }, wait);
+  }
+}

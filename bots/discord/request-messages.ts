@@ -1,0 +1,104 @@
+import { PermissionFlagsBits, WebhookClient, type BaseMessageOptions, type Client, type GuildTextBasedChannel } from 'discord.js';
+import { z } from 'zod';
+import type { Logger } from '../../core/logging.js';
+import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
+
+/** Interaction tokens live 15 minutes; after 14 we stop relying on one and use the channel. */
+export const TOKEN_USABLE_MS = 14 * 60 * 1000;
+
+/** What stembot keeps about a request's Discord message (stored on the request as platformMessage). */
+export const discordMessageSchema = z.object({
+  applicationId: z.string(),
+  interactionToken: z.string(),
+  /** When Discord created the interaction (ms since epoch): the token's clock starts there. */
+  interactionAt: z.number(),
+  guildId: z.string(),
+  channelId: z.string(),
+  /** The bot's reply message, for jump links. */
+  messageId: z.string().optional(),
+  /** Set once progress continues in a channel message of the bot's own (after the token ran out). */
+  channelMessageId: z.string().optional(),
+});
+export type DiscordMessage = z.infer<typeof discordMessageSchema>;
+
+export class MissingPermissionsError extends Error {
+  constructor(readonly missing: string[]) {
+    super(`missing channel permissions: ${missing.join(', ')}`);
+  }
+}
+
+const NEEDED = [
+  [PermissionFlagsBits.ViewChannel, 'View Channel'],
+  [PermissionFlagsBits.SendMessages, 'Send Messages'],
+  [PermissionFlagsBits.AttachFiles, 'Attach Files'],
+] as const;
+
+/**
+ * Writes to the message a request is shown in: the interaction's reply while its token is good,
+ * then a channel message posted with the bot's own permissions (checked first).
+ */
+export class RequestMessages {
+  constructor(
+    private readonly client: Client,
+    private readonly apiUrl: string | undefined,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  parse(platformMessage: PlatformMessage): DiscordMessage | undefined {
+    const parsed = discordMessageSchema.safeParse(platformMessage);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  tokenUsable(message: DiscordMessage): boolean {
+    return this.now() - message.interactionAt < TOKEN_USABLE_MS;
+  }
+
+  /** Edits the request's message in place; returns the updated platform message (the channel message id may be new). */
+  async show(message: DiscordMessage, payload: BaseMessageOptions): Promise<DiscordMessage> {
+    if (!message.channelMessageId && this.tokenUsable(message)) {
+      const webhook = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
+      try {
+        await webhook.editMessage('@original', payload);
+      } finally {
+        webhook.destroy();
+      }
+      return message;
+    }
+    const channel = await this.channel(message.channelId);
+    if (message.channelMessageId) {
+      const existing = await channel.messages.fetch(message.channelMessageId);
+      // A message with new files is sent anew; attachments cannot be added to a posted message.
+      if (!payload.files?.length) {
+        await existing.edit(payload);
+        return message;
+      }
+    }
+    const sent = await channel.send(payload);
+    return { ...message, channelMessageId: sent.id };
+  }
+
+  /** Tells the requester, in the last reply that still works, that the channel is closed to the bot. */
+  async explainMissing(message: DiscordMessage, error: MissingPermissionsError): Promise<boolean> {
+    if (!this.tokenUsable(message)) return false;
+    const webhook = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
+    try {
+      await webhook.editMessage('@original', {
+        content: `Your stems are ready, but I can't post them in this channel: I'm missing ${error.missing.join(', ')}. Ask an admin to allow that, then run /jobs.`,
+        components: [],
+      });
+      return true;
+    } finally {
+      webhook.destroy();
+    }
+  }
+
+  private async channel(channelId: string): Promise<GuildTextBasedChannel> {
+    const channel = await this.client.channels.fetch(channelId);
+    if (!channel || !channel.isTextBased() || channel.isDMBased()) throw new MissingPermissionsError(['View Channel']);
+    const permissions = channel.permissionsFor(this.client.user?.id ?? '');
+    const missing = NEEDED.filter(([flag]) => !permissions?.has(flag)).map(([, name]) => name);
+    if (missing.length > 0) throw new MissingPermissionsError(missing);
+    return channel;
+  }
+}
