@@ -5,6 +5,7 @@ import type { PlatformMessage } from '../../core/db/entities/separation-request.
 
 /** Interaction tokens live 15 minutes; after 14 we stop relying on one and use the channel. */
 export const TOKEN_USABLE_MS = 14 * 60 * 1000;
+const TOKEN_LIFETIME_MS = 15 * 60 * 1000;
 
 /** What stembot keeps about a request's Discord message (stored on the request as platformMessage). */
 export const discordMessageSchema = z.object({
@@ -80,7 +81,8 @@ export class RequestMessages {
 
   /** Tells the requester, in the last reply that still works, that the channel is closed to the bot. */
   async explainMissing(message: DiscordMessage, error: MissingPermissionsError): Promise<boolean> {
-    if (!this.tokenUsable(message)) return false;
+    // The last minute we kept in reserve is for exactly this: the token still works until 15 min.
+    if (this.now() - message.interactionAt >= TOKEN_LIFETIME_MS) return false;
     const webhook = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
     try {
       await webhook.editMessage('@original', {

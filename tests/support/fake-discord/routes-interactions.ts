@@ -162,7 +162,8 @@ function followUp(state: FakeState, ctx: RouteContext): RouteResult {
   checkMessageBody(body, ctx.request.files, state.limits);
   const uploads = state.storeUploads(body, ctx.request.files);
   let message: StoredMessage;
-  if (interaction.original && interaction.original.flags & MessageFlag.loading) {
+  // A deleted deferral is gone: a later follow-up is a message of its own, as on Discord.
+  if (interaction.original && !interaction.original.deleted && interaction.original.flags & MessageFlag.loading) {
     message = interaction.original;
     applyMessageBody(message, body, uploads, state.limits, ctx.request.at);
   } else {

@@ -1,0 +1,188 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerDiscordCommands } from '../../../bots/discord/register-commands.js';
+import { startDiscordRole } from '../../../bots/discord/discord-role.js';
+import { UsageEntry } from '../../../core/db/entities/index.js';
+import type { RoleHandle } from '../../../core/queue/relay-role.js';
+import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
+import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
+import { FakeDiscord, Permission, TestClock, defaultGuild, type FakeGuild, type FakeInteraction, type StoredMessage } from '../../support/fake-discord/index.js';
+import { LocalVideoSource } from '../../support/local-sources.js';
+import { makeSong, startHarness, type Harness } from '../../support/stembot-harness.js';
+import { captureLogger, makeTempDir } from '../../support/services.js';
+
+const GUILD = '1100000000000000001';
+const GENERAL = '1100000000000000010';
+const LOCKED = '1100000000000000011';
+const ALICE = '1100000000000000100'; // admin (Admins role)
+const BOB = '1100000000000000101';
+const CAROL = '1100000000000000102';
+const SHORT = 'shortsong01';
+const LONG = 'longsong001';
+const LINK = (id: string) => `https://youtu.be/${id}`;
+
+let clock: TestClock;
+let fake: FakeDiscord;
+let harness: Harness;
+let discord: RoleHandle;
+let songBytes: Buffer;
+let songs: { dir: string; remove(): Promise<void> };
+
+function guildWithMembers(): FakeGuild {
+  const base = defaultGuild({ id: '1100000000000000050', username: 'stembot', bot: true });
+  return {
+    ...base,
+    channels: [
+      ...base.channels,
+      // A channel where the bot may talk but not attach files.
+      { id: LOCKED, name: 'no-files', overwrites: [{ id: '1100000000000000050', type: 'member', deny: Permission.attachFiles }] },
+    ],
+    members: [...base.members, { user: { id: BOB, username: 'bob' }, roles: [] }, { user: { id: CAROL, username: 'carol' }, roles: [] }],
+  };
+}
+
+beforeAll(async () => {
+  clock = new TestClock();
+  fake = await FakeDiscord.start({ clock, guilds: [guildWithMembers()] });
+  songs = await makeTempDir('stembot-discord-songs-');
+  const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
+  const short = await makeSong(ffmpeg, path.join(songs.dir, 'short.mp3'), 10);
+  const videos: Record<string, string> = { [SHORT]: short, [LONG]: await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 120) };
+  for (let i = 0; i < 12; i += 1) videos[`page${String(i).padStart(7, '0')}`] = short;
+  songBytes = await readFile(short);
+  harness = await startHarness({
+    backend: 'redis',
+    env: { QUOTA_CONCURRENT_JOBS: '50', QUOTA_DAILY_MINUTES: '300', QUOTA_MAX_TRACK_MINUTES: '10' },
+    fetchers: (ffprobe) => ({
+      youtube: new LocalVideoSource(ffprobe, videos),
+      attachment: new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(fake.url).host] } }),
+    }),
+  });
+  const settings = { token: fake.token, applicationId: fake.applicationId, apiUrl: `${fake.url}/api` };
+  await registerDiscordCommands(settings, GUILD);
+  discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'], now: () => clock.now() });
+});
+
+afterAll(async () => {
+  await discord?.stop();
+  await harness?.stop();
+  await fake?.close();
+  await songs?.remove();
+});
+
+const separate = (options: Record<string, string | ReturnType<FakeDiscord['registerAttachment']>>, userId = BOB, channelId = GENERAL) =>
+  fake.dispatchInteraction({ type: 'command', name: 'separate', options, userId, channelId });
+
+/** The reply once it carries files or says it could not be separated. */
+const finalReply = (handle: FakeInteraction): Promise<StoredMessage> =>
+  handle.waitFor((i) => Boolean(i.original && (i.original.attachments.length > 0 || /could not be separated|Cancelled/.test(i.original.content)))).then((i) => i.original as StoredMessage);
+
+describe('Discord /separate', () => {
+  it('registers the commands in the guild', () => {
+    expect(fake.commands(GUILD).map((c) => c.name).sort()).toEqual(['cancel', 'help', 'jobs', 'quota', 'quota-admin', 'separate']);
+    const admin = fake.commands(GUILD).find((c) => c.name === 'quota-admin') as { default_member_permissions?: string };
+    expect(admin.default_member_permissions).toBe(String(1n << 5n));
+  });
+
+  it('with a link: defers in time, edits progress at most every 2 s, then attaches the stems under the size limit', async () => {
+    const handle = separate({ link: LINK(SHORT), format: 'mp3' });
+    const reply = await finalReply(handle);
+    expect(handle.callbacks[0]?.type).toBe(5);
+    expect(fake.violations).toEqual([]);
+    expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3']);
+    for (const attachment of reply.attachments) expect(attachment.bytes.length).toBeLessThanOrEqual(10 * 1024 * 1024);
+    const progress = reply.revisions.filter((r) => r.components.length > 0);
+    expect(progress[0]?.content).toMatch(/Queued/);
+    for (let i = 1; i < progress.length; i += 1) expect(progress[i]!.at - progress[i - 1]!.at).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('with an uploaded file: the same, from the platform’s own file URL', async () => {
+    const upload = fake.registerAttachment('my song.mp3', songBytes, 'audio/mpeg');
+    const reply = await finalReply(separate({ file: upload, stems: 'karaoke' }));
+    expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['accompaniment.mp3', 'vocals.mp3']);
+  });
+
+  it('refuses a bad link in one ephemeral sentence and charges nothing', async () => {
+    const handle = separate({ link: 'https://vimeo.com/12345' });
+    await handle.waitFor((i) => i.messages().some((m) => m.content.startsWith('Only YouTube links')));
+    const message = handle.messages().find((m) => m.content.startsWith('Only YouTube links')) as StoredMessage;
+    expect(message.flags & 64).toBe(64);
+    expect(fake.channelMessages(GENERAL).some((m) => m.content.startsWith('Only YouTube links'))).toBe(false);
+  });
+});
+
+describe('Discord cancel', () => {
+  it('is refused to another member, works for the requester, and refunds the quota', async () => {
+    const handle = separate({ link: LINK(LONG) });
+    await handle.waitFor((i) => Boolean(i.original?.components.length));
+    const progressMessage = handle.original as StoredMessage;
+    const requestId = JSON.stringify(progressMessage.components).match(/cancel:([0-9a-f-]{36})/)?.[1] as string;
+
+    const stranger = fake.dispatchInteraction({ type: 'component', customId: `cancel:${requestId}`, message: progressMessage, userId: CAROL });
+    const refusal = await stranger.waitFor((i) => i.messages().length > 0);
+    expect(refusal.messages()[0]?.content).toBe('Only the person who asked, or a server admin, can cancel this.');
+    expect((refusal.messages()[0]?.flags ?? 0) & 64).toBe(64);
+
+    const owner = fake.dispatchInteraction({ type: 'component', customId: `cancel:${requestId}`, message: progressMessage, userId: BOB });
+    await owner.waitFor((i) => i.callbacks.length > 0);
+    expect(fake.message(progressMessage.id)?.content).toBe(`Cancelled by <@${BOB}>. Nothing was charged.`);
+    const ledger = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId });
+    expect(ledger.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
+  });
+});
+
+describe('Discord /jobs and /quota', () => {
+  it('pages 12 requests 5 at a time with Prev/Next', async () => {
+    for (let i = 0; i < 12; i += 1) {
+      await harness.core.submit({ platform: 'discord', tenantId: GUILD, userId: CAROL, channelId: GENERAL, source: { kind: 'youtube', videoId: `page${String(i).padStart(7, '0')}` } });
+    }
+    const list = fake.dispatchInteraction({ type: 'command', name: 'jobs', userId: CAROL });
+    const first = await list.waitForReply();
+    expect(first.content.split('\n').filter((line) => line.includes('**Local')).length).toBe(5);
+    const next = fake.dispatchInteraction({ type: 'component', customId: 'jobs:1', message: first, userId: CAROL });
+    await next.waitFor((i) => i.callbacks.length > 0);
+    const last = fake.dispatchInteraction({ type: 'component', customId: 'jobs:2', message: first, userId: CAROL });
+    await last.waitFor((i) => i.callbacks.length > 0);
+    const page3 = fake.message(first.id) as StoredMessage;
+    expect(page3.content).toMatch(/page 3/);
+    expect(page3.content.split('\n').filter((line) => line.includes('**Local')).length).toBe(2);
+  });
+
+  it('lets an admin set a limit, and refuses a member without Manage Server even if the client shows the command', async () => {
+    const admin = fake.dispatchInteraction({ type: 'command', name: 'quota-admin', subcommand: 'set', options: { limit: 'daily_minutes', value: '90' }, userId: ALICE });
+    expect((await admin.waitForReply()).content).toMatch(/^Saved\.\n/);
+    const member = fake.dispatchInteraction({ type: 'command', name: 'quota-admin', subcommand: 'set', options: { limit: 'daily_minutes', value: '9999' }, userId: BOB });
+    await member.waitFor((i) => i.messages().some((m) => m.content.includes('Manage Server')));
+    expect(member.messages().at(-1)?.content).toBe('Only members with the Manage Server permission can change this server’s limits.');
+    const show = fake.dispatchInteraction({ type: 'command', name: 'quota', subcommand: 'show', userId: BOB });
+    expect((await show.waitForReply()).content).toMatch(/of 1 h 30 min/);
+  });
+});
+
+describe('Discord after the interaction token expires', () => {
+  it('continues in a channel message posted with the bot’s own permissions', async () => {
+    const handle = separate({ link: LINK(LONG) });
+    await handle.waitFor((i) => Boolean(i.original?.components.length));
+    clock.advance(14 * 60_000 + 10_000);
+    const posted = await new Promise<StoredMessage>((resolve) => {
+      const poll = setInterval(() => {
+        const message = fake.channelMessages(GENERAL).find((m) => m.attachments.length === 4 && m.content.includes(`<@${BOB}>`));
+        if (message) {
+          clearInterval(poll);
+          resolve(message);
+        }
+      }, 200);
+    });
+    expect(posted.webhookId).toBeUndefined();
+    expect(fake.violations.filter((v) => v.kind === 'expired-token')).toEqual([]);
+  });
+
+  it('says so in the last reply that still works when the channel does not allow the bot to attach files', async () => {
+    const handle = separate({ link: LINK(SHORT), format: 'wav' }, BOB, LOCKED);
+    await handle.waitFor((i) => Boolean(i.original?.components.length));
+    clock.advance(14 * 60_000 + 10_000);
+    const reply = await handle.waitFor((i) => Boolean(i.original?.content.includes("can't post them in this channel")));
+    expect(reply.original?.content).toContain('Attach Files');
+  });
+});
