@@ -20,6 +20,7 @@ const BOB = '1100000000000000101';
 const CAROL = '1100000000000000102';
 const SHORT = 'shortsong01';
 const LONG = 'longsong001';
+const MEDIUM = 'mediumsong1';
 const LINK = (id: string) => `https://youtu.be/${id}`;
 
 let clock: TestClock;
@@ -48,7 +49,11 @@ beforeAll(async () => {
   songs = await makeTempDir('stembot-discord-songs-');
   const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
   const short = await makeSong(ffmpeg, path.join(songs.dir, 'short.mp3'), 10);
-  const videos: Record<string, string> = { [SHORT]: short, [LONG]: await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 120) };
+  const videos: Record<string, string> = {
+    [SHORT]: short,
+    [MEDIUM]: await makeSong(ffmpeg, path.join(songs.dir, 'medium.mp3'), 30),
+    [LONG]: await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 120),
+  };
   for (let i = 0; i < 12; i += 1) videos[`page${String(i).padStart(7, '0')}`] = short;
   songBytes = await readFile(short);
   harness = await startHarness({
@@ -162,12 +167,12 @@ describe('Discord /jobs and /quota', () => {
 
 describe('Discord after the interaction token expires', () => {
   it('continues in a channel message posted with the bot’s own permissions', async () => {
-    const handle = separate({ link: LINK(LONG) });
+    const handle = separate({ link: LINK(MEDIUM), format: 'opus' });
     await handle.waitFor((i) => Boolean(i.original?.components.length));
     clock.advance(14 * 60_000 + 10_000);
     const posted = await new Promise<StoredMessage>((resolve) => {
       const poll = setInterval(() => {
-        const message = fake.channelMessages(GENERAL).find((m) => m.attachments.length === 4 && m.content.includes(`<@${BOB}>`));
+        const message = fake.channelMessages(GENERAL).find((m) => m.attachments.length === 4 && m.attachments[0]?.filename.endsWith('.opus') && m.content.includes(`<@${BOB}>`));
         if (message) {
           clearInterval(poll);
           resolve(message);
@@ -184,5 +189,38 @@ describe('Discord after the interaction token expires', () => {
     clock.advance(14 * 60_000 + 10_000);
     const reply = await handle.waitFor((i) => Boolean(i.original?.content.includes("can't post them in this channel")));
     expect(reply.original?.content).toContain('Attach Files');
+  });
+});
+
+describe('Discord under trouble', () => {
+  it('retries an edit answered with 429 after the indicated time, and still delivers', async () => {
+    fake.rateLimitNext({ method: 'PATCH', route: '/webhooks/:app/:token/messages/:message', retryAfter: 1, count: 1 });
+    const handle = separate({ link: LINK(SHORT), stems: 'vocals' });
+    const reply = await finalReply(handle);
+    expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['no_vocals.mp3', 'vocals.mp3']);
+    const edits = fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token));
+    const limited = edits.findIndex((r) => r.status === 429);
+    expect(limited).toBeGreaterThanOrEqual(0);
+    expect(edits[limited + 1]!.wallAt - edits[limited]!.wallAt).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('reconnects after the gateway drops mid-job, delivers the job once, and hears later commands', async () => {
+    const handle = separate({ link: LINK(MEDIUM) });
+    await handle.waitFor((i) => Boolean(i.original?.components.length));
+    fake.dropGateway({ mode: 'destroy' });
+    const reply = await finalReply(handle);
+    expect(reply.attachments).toHaveLength(4);
+    const deliveries = fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token) && r.files.length > 0);
+    expect(deliveries).toHaveLength(1);
+    const help = fake.dispatchInteraction({ type: 'command', name: 'help', userId: BOB });
+    expect((await help.waitForReply()).content).toMatch(/^\*\*stembot\*\*/);
+  });
+
+  it('defers 200 commands in flight within Discord’s 3 s', async () => {
+    const handles = Array.from({ length: 200 }, (_, i) => separate({ link: LINK('unknown0000') }, i % 2 ? BOB : CAROL));
+    await Promise.all(handles.map((handle) => handle.waitFor((i) => i.callbacks.length > 0)));
+    const latencies = handles.map((handle) => (handle.callbacks[0]?.at ?? Infinity) - handle.dispatchedAt).sort((a, b) => a - b);
+    expect(fake.violations.filter((v) => v.kind === 'late-first-callback')).toEqual([]);
+    console.log(`INTERACTION_CREATE -> defer callback over 200 in flight: p50 ${latencies[99]} ms, p99 ${latencies[197]} ms, max ${latencies[199]} ms`);
   });
 });
