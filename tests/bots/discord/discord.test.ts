@@ -27,6 +27,7 @@ let clock: TestClock;
 let fake: FakeDiscord;
 let harness: Harness;
 let discord: RoleHandle;
+let settings: { token: string; applicationId: string; apiUrl: string };
 let songBytes: Buffer;
 let songs: { dir: string; remove(): Promise<void> };
 
@@ -64,7 +65,7 @@ beforeAll(async () => {
       attachment: new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(fake.url).host] } }),
     }),
   });
-  const settings = { token: fake.token, applicationId: fake.applicationId, apiUrl: `${fake.url}/api` };
+  settings = { token: fake.token, applicationId: fake.applicationId, apiUrl: `${fake.url}/api` };
   await registerDiscordCommands(settings, GUILD);
   discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'], now: () => clock.now() });
 });
@@ -214,6 +215,26 @@ describe('Discord under trouble', () => {
     expect(deliveries).toHaveLength(1);
     const help = fake.dispatchInteraction({ type: 'command', name: 'help', userId: BOB });
     expect((await help.waitForReply()).content).toMatch(/^\*\*stembot\*\*/);
+  });
+
+  it('still delivers a result that finished while the bot was restarting, once', async () => {
+    const handle = separate({ link: LINK(SHORT), format: 'flac' });
+    await handle.waitFor((i) => Boolean(i.original?.components.length));
+    const requestId = JSON.stringify(handle.original?.components).match(/cancel:([0-9a-f-]{36})/)?.[1] as string;
+    await discord.stop();
+    await new Promise<void>((resolve) => {
+      const stop = harness.core.subscribe((update) => {
+        if (update.type === 'completed') {
+          stop();
+          resolve();
+        }
+      }, requestId);
+    });
+    expect(handle.original?.attachments).toHaveLength(0);
+    discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'], now: () => clock.now() });
+    const reply = await finalReply(handle);
+    expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['bass.flac', 'drums.flac', 'other.flac', 'vocals.flac']);
+    expect(fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token) && r.files.length > 0)).toHaveLength(1);
   });
 
   it('defers 200 commands in flight within Discord’s 3 s', async () => {
