@@ -12,9 +12,9 @@ export interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs the stembot CLI in `cwd` with exactly the environment given, plus PATH and HOME. */
-export function runStembot(args: string[], options: { cwd: string; env?: Record<string, string>; detached?: boolean }): CliRun {
-  const child = spawn(process.execPath, [ENTRY, ...args], {
+/** Spawns Node with `args`, collecting what it prints. */
+function spawnNode(args: string[], options: { cwd?: string; env: Record<string, string>; detached?: boolean }): CliRun {
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,6 +26,11 @@ export function runStembot(args: string[], options: { cwd: string; env?: Record<
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Runs the stembot CLI in `cwd` with exactly the environment given, plus PATH and HOME. */
+export function runStembot(args: string[], options: { cwd: string; env?: Record<string, string>; detached?: boolean }): CliRun {
+  return spawnNode([ENTRY, ...args], { cwd: options.cwd, env: options.env ?? {}, detached: options.detached });
 }
 
 /** Resolves when a line of the child's stdout contains `text`. */
@@ -45,14 +50,5 @@ export async function waitForOutput(run: CliRun, text: string): Promise<void> {
 
 /** Runs a TypeScript test-support script in its own Node process (tsx's loader, resolved absolutely). */
 export function runScript(script: string, args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL(script, import.meta.url)), ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+  return spawnNode(['--import', import.meta.resolve('tsx'), fileURLToPath(new URL(script, import.meta.url)), ...args], { env });
 }
