@@ -19,7 +19,7 @@ beforeAll(async () => {
   songs = await makeTempDir('stembot-songs-');
   const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
   // Long enough that a worker is still separating when the test acts on it.
-  longSong = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 90);
+  longSong = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 240);
 });
 afterAll(async () => songs.remove());
 

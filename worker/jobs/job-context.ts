@@ -26,14 +26,19 @@ export type StembotJob = Job<JobData, JobResult, string>;
 /** Progress events are throttled: each one is a queue write and a chat edit further down. */
 const PROGRESS_EVERY_MS = 1000;
 
-/** Reports `{ stage, fraction, etaSeconds }` at most once a second, with the ETA from the pace so far. */
+/**
+ * Reports `{ stage, fraction, etaSeconds }` at most once a second within a stage (a new stage is
+ * reported at once, so users see every step), with the ETA from the pace so far.
+ */
 export function progressReporter(job: StembotJob): (stage: JobStage, fraction: number) => void {
   const started = Date.now();
   let last = 0;
+  let lastStage: JobStage | undefined;
   return (stage, fraction) => {
     const now = Date.now();
-    if (now - last < PROGRESS_EVERY_MS && fraction < 1) return;
+    if (stage === lastStage && now - last < PROGRESS_EVERY_MS && fraction < 1) return;
     last = now;
+    lastStage = stage;
     const elapsed = (now - started) / 1000;
     const progress: JobProgress = { stage, fraction: Math.min(1, Math.max(0, fraction)) };
     if (fraction > 0.02) progress.etaSeconds = Math.round((elapsed * (1 - fraction)) / fraction);
