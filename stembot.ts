@@ -169,4 +169,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-await runCliAction(() => buildProgram().parseAsync(process.argv).then(() => undefined));
+// Internal errors print one line; with LOG_LEVEL=debug (or trace) the stack follows, for whoever debugs.
+const showStack = (error: unknown) => {
+  if (/^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '') && error instanceof Error) console.error(error.stack);
+};
+await runCliAction(() => buildProgram().parseAsync(process.argv).then(() => undefined), showStack);

@@ -3,7 +3,7 @@ import { ConfigError, UserError } from '../errors.js';
 /**
  * Runs one CLI action and turns its failure into what a terminal user should see: the settings
  * problems one per line (exit 2), a UserError's message (exit 1), or a one-line internal error.
- * No stack traces: `LOG_LEVEL=debug` logs them for whoever needs them.
+ * No stack traces, unless the caller's `onInternalError` shows them (stembot.ts does with LOG_LEVEL=debug).
  */
 export async function runCliAction(action: () => Promise<void>, onInternalError?: (error: unknown) => void): Promise<void> {
   try {
