@@ -8,7 +8,7 @@ import { PLATFORMS } from '../db/entities/tenant.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { JobProducer } from '../queue/job-producer.js';
-import { reserveQuota } from '../quotas/quota-ledger.js';
+import { reserveQuota, settleQuota } from '../quotas/quota-ledger.js';
 import { fetcherFor, sourceKeyOf, type SourceFetchers, type SourceInfo } from '../sources.js';
 import { ensureTenant, lockTenant } from '../tenants.js';
 import { fairPriority } from './fairness.js';
@@ -114,12 +114,32 @@ async function admit(em: EntityManager, deps: SubmitDeps, input: z.output<typeof
 
 async function enqueue(deps: SubmitDeps, admitted: Admitted, info: SourceInfo): Promise<SubmitOutcome> {
   const { request, separation, reuse, priority } = admitted;
-  if (reuse === 'none') {
-    await deps.producer.enqueueSeparation({ separationId: separation.id, source: request.source, model: request.model }, { priority });
-  } else if (reuse === 'cached') {
-    await deps.producer.enqueueRender({ requestId: request.id, separationId: separation.id, options: request.options }, { priority });
+  try {
+    if (reuse === 'none') {
+      await deps.producer.enqueueSeparation({ separationId: separation.id, source: request.source, model: request.model }, { priority });
+    } else {
+      // A request that joined a running separation just as it finished would be missed by the
+      // relay (it renders the requests it sees then): look again. Render job ids dedupe a double add.
+      const state = reuse === 'cached' ? 'completed' : (await deps.em.fork().findOneOrFail(Separation, separation.id, { fields: ['state', 'errorMessage'] })).state;
+      if (state === 'completed') await deps.producer.enqueueRender({ requestId: request.id, separationId: separation.id, options: request.options }, { priority });
+      else if (state === 'failed' || state === 'cancelled') throw new UserError('separation_failed', 'That track just failed to separate for someone else; try again in a minute.');
+    }
+  } catch (error) {
+    await abandon(deps.em, request.id);
+    if (error instanceof UserError) throw error;
+    deps.logger.error({ err: error, requestId: request.id }, 'could not enqueue an admitted request');
+    throw new UserError('queue_unavailable', 'The job queue is not reachable right now; try again in a minute. Nothing was charged.', { cause: error });
   }
   const position = reuse === 'cached' ? 0 : await deps.em.fork().count(Separation, { state: 'queued', createdAt: { $lt: separation.createdAt } });
   deps.logger.info({ requestId: request.id, separationId: separation.id, reuse, priority }, 'request admitted');
   return { requestId: request.id, title: info.title, durationSeconds: info.durationSeconds, reuse, position };
+}
+
+/** An admitted request that nothing will run: it fails at once and its quota goes back. */
+async function abandon(em: EntityManager, requestId: string): Promise<void> {
+  await em.fork().transactional(async (tx) => {
+    const fork = tx as EntityManager;
+    await fork.nativeUpdate(SeparationRequest, { id: requestId, state: { $in: ['queued', 'running'] } }, { state: 'failed', errorCode: 'not_queued', finishedAt: new Date() });
+    await settleQuota(fork, requestId, 'refund');
+  });
 }
