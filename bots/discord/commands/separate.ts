@@ -91,9 +91,12 @@ async function cancelButton(interaction: ButtonInteraction, requestId: string, c
 export const separateCommand: DiscordCommand = {
   definition: definition.toJSON(),
   execute,
+  /** Models this guild allows that the bot knows (registry and added ones), matching what was typed. */
   async autocomplete(interaction, context) {
     const typed = interaction.options.getFocused().toLowerCase();
-    const models = (await context.knownModels()).filter((name) => name.toLowerCase().includes(typed)).slice(0, 25);
+    const known = new Set(await context.knownModels());
+    const allowed = interaction.guildId ? (await context.core.quota.show({ platform: 'discord', externalId: interaction.guildId })).limits.allowedModels : [];
+    const models = allowed.filter((name) => known.has(name) && name.toLowerCase().includes(typed)).slice(0, 25);
     await interaction.respond(models.map((name) => ({ name, value: name })));
   },
   buttons: { prefix: 'cancel', handle: cancelButton },

@@ -67,7 +67,7 @@ beforeAll(async () => {
   });
   settings = { token: fake.token, applicationId: fake.applicationId, apiUrl: `${fake.url}/api` };
   await registerDiscordCommands(settings, GUILD);
-  discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'], now: () => clock.now() });
+  discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs', 'htdemucs_ft', 'htdemucs_6s'], now: () => clock.now() });
 });
 
 afterAll(async () => {
@@ -107,6 +107,12 @@ describe('Discord /separate', () => {
     const upload = fake.registerAttachment('my song.mp3', songBytes, 'audio/mpeg');
     const reply = await finalReply(separate({ file: upload, stems: 'karaoke' }));
     expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['accompaniment.mp3', 'vocals.mp3']);
+  });
+
+  it('autocompletes models this server allows', async () => {
+    const handle = fake.dispatchInteraction({ type: 'autocomplete', name: 'separate', focused: 'model', options: { model: 'ht' }, userId: BOB });
+    await handle.waitFor((i) => i.autocompleteChoices !== undefined);
+    expect(handle.autocompleteChoices).toEqual([{ name: 'htdemucs', value: 'htdemucs' }]);
   });
 
   it('refuses a bad link in one ephemeral sentence and charges nothing', async () => {
