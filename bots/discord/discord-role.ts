@@ -39,12 +39,12 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
       const message = messages.parse(status.platformMessage);
       if (!message) return;
       const shown = await messages.show(message, payload);
-      if (shown.channelMessageId !== message.channelMessageId) await options.core.rememberMessage(requestId, shown);
+      if (shown !== message) await options.core.rememberMessage(requestId, shown);
     },
     log,
     now,
   );
-  const context: DiscordContext = { core: options.core, client, progress, logger: log, knownModels: options.knownModels };
+  const context: DiscordContext = { core: options.core, client, progress, messages, logger: log, knownModels: options.knownModels };
   const route = createInteractionRouter(DISCORD_COMMANDS, context);
   client.on(Events.InteractionCreate, (interaction) => void route(interaction));
   client.on(Events.Error, (error) => log.warn({ err: error.message }, 'discord client error'));
@@ -60,6 +60,7 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
     async stop() {
       progress.stopAll();
       await delivery.stop();
+      messages.close();
       await client.destroy();
     },
   };

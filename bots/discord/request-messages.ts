@@ -39,6 +39,12 @@ const NEEDED = [
  * then a channel message posted with the bot's own permissions (checked first).
  */
 export class RequestMessages {
+  /**
+   * One webhook client per interaction token, kept while the token lives: its request queue
+   * orders the edits of one message and carries the rate-limit state a 429 leaves behind.
+   */
+  private readonly webhooks = new Map<string, { client: WebhookClient; expiresAt: number }>();
+
   constructor(
     private readonly client: Client,
     private readonly apiUrl: string | undefined,
@@ -55,16 +61,14 @@ export class RequestMessages {
     return this.now() - message.interactionAt < TOKEN_USABLE_MS;
   }
 
-  /** Edits the request's message in place; returns the updated platform message (the channel message id may be new). */
+  /**
+   * Edits the request's message in place; returns the updated platform message (its ids may be
+   * new). Every edit of one request goes through here, so they reach Discord in order.
+   */
   async show(message: DiscordMessage, payload: BaseMessageOptions): Promise<DiscordMessage> {
     if (!message.channelMessageId && this.tokenUsable(message)) {
-      const webhook = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
-      try {
-        await webhook.editMessage('@original', payload);
-      } finally {
-        webhook.destroy();
-      }
-      return message;
+      const edited = await this.webhookFor(message).editMessage('@original', payload);
+      return message.messageId ? message : { ...message, messageId: edited.id };
     }
     const channel = await this.channel(message.channelId);
     if (message.channelMessageId) {
@@ -83,16 +87,33 @@ export class RequestMessages {
   async explainMissing(message: DiscordMessage, error: MissingPermissionsError): Promise<boolean> {
     // The last minute we kept in reserve is for exactly this: the token still works until 15 min.
     if (this.now() - message.interactionAt >= TOKEN_LIFETIME_MS) return false;
-    const webhook = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
-    try {
-      await webhook.editMessage('@original', {
-        content: `Your stems are ready, but I can't post them in this channel: I'm missing ${error.missing.join(', ')}. Ask an admin to allow that, then run /jobs.`,
-        components: [],
-      });
-      return true;
-    } finally {
-      webhook.destroy();
+    await this.webhookFor(message).editMessage('@original', {
+      content: `Your stems are ready, but I can't post them in this channel: I'm missing ${error.missing.join(', ')}. Ask an admin to allow that, then run /jobs.`,
+      components: [],
+    });
+    return true;
+  }
+
+  close(): void {
+    for (const { client } of this.webhooks.values()) client.destroy();
+    this.webhooks.clear();
+  }
+
+  private webhookFor(message: DiscordMessage): WebhookClient {
+    const now = this.now();
+    for (const [token, entry] of this.webhooks) {
+      if (entry.expiresAt <= now) {
+        entry.client.destroy();
+        this.webhooks.delete(token);
+      }
     }
+    let entry = this.webhooks.get(message.interactionToken);
+    if (!entry) {
+      const client = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
+      entry = { client, expiresAt: message.interactionAt + TOKEN_LIFETIME_MS };
+      this.webhooks.set(message.interactionToken, entry);
+    }
+    return entry.client;
   }
 
   private async channel(channelId: string): Promise<GuildTextBasedChannel> {

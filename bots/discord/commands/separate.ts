@@ -71,8 +71,9 @@ async function execute(interaction: ChatInputCommandInteraction, context: Discor
       options: { ...stemOptions(interaction.options.getString('stems')), format: (interaction.options.getString('format') ?? 'mp3') as RequestOptions['format'], maxFileBytes: interaction.attachmentSizeLimit },
     });
     const view = { requestId: outcome.requestId, title: outcome.title, stage: 'queued' as const, fraction: 0, position: outcome.position };
-    const reply = await interaction.editReply(renderProgress(view));
-    await context.core.rememberMessage(outcome.requestId, { ...message, messageId: reply.id });
+    // Through the request's own queue, so a fast result is never overwritten by this first edit.
+    const shown = await context.messages.show(message, renderProgress(view));
+    await context.core.rememberMessage(outcome.requestId, shown);
     context.progress.track(view);
   } catch (error) {
     // The deferred reply is public (results go to the channel); refusals are for the asker only.
