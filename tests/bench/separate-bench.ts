@@ -64,9 +64,9 @@ async function main(): Promise<void> {
   try {
     const model = path.join(dir, 'bench.onnx');
     await copyFile(await writeModel({ contract: 'waveform', kind: 'fractions', segment: HTDEMUCS_SEGMENT }), model);
-    console.log('generating a 4-minute and a 60-minute synthetic track ...');
-    const short = await makeTrack(dir, 4);
     const quick = process.argv.includes('--quick');
+    console.log(`generating a 4-minute${quick ? '' : ' and a 60-minute'} synthetic track ...`);
+    const short = await makeTrack(dir, 4);
     const long = quick ? undefined : await makeTrack(dir, 60);
 
     const floorMs = await runFloor(dir, short);
