@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuotaChange, SeparationRequest, UsageEntry } from '../../core/db/entities/index.js';
-import { UserError } from '../../core/errors.js';
+import type { UserError } from '../../core/errors.js';
 import type { SubmitInput } from '../../core/requests/submit.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { YouTubeFetcher } from '../../worker/fetch/youtube-fetcher.js';
 import { LocalVideoSource } from '../support/local-sources.js';
 import { makeSong, startHarness, type Harness } from '../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../support/services.js';
+import { rejectsWithUserError } from '../support/user-error.js';
 
 let songs: { dir: string; remove(): Promise<void> };
 let song: string;
@@ -37,14 +38,6 @@ const ask = (overrides: Partial<SubmitInput>): SubmitInput => ({
   ...overrides,
 });
 
-async function refusal(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UserError);
-  return error as UserError;
-}
 
 describe('quotas and requests (no worker: jobs stay queued)', () => {
   let harness: Harness;
@@ -91,7 +84,7 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     const limits = await harness.core.quota.set(tenant, 'daily_minutes', '90', 'admin-1');
     expect(limits.dailySeconds).toBe(5400);
     expect((await harness.core.quota.show(tenant)).overridden).toEqual(['dailySeconds']);
-    expect((await refusal(harness.core.quota.set(tenant, 'concurrent_jobs', 'lots', 'admin-1'))).code).toBe('quota_bad_value');
+    expect((await rejectsWithUserError(harness.core.quota.set(tenant, 'concurrent_jobs', 'lots', 'admin-1'))).code).toBe('quota_bad_value');
     await harness.core.quota.reset(tenant, 'admin-2');
     expect((await harness.core.quota.show(tenant)).limits.dailySeconds).toBe(60);
     const changes = await harness.runtime.orm.em.fork().find(QuotaChange, { tenant: { externalId: 'race' } }, { orderBy: { id: 'asc' } });
@@ -102,20 +95,20 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
   });
 
   it('refuses, before spending quota: a model the guild does not allow, a track over the length limit, the per-user cooldown, too many jobs', async () => {
-    expect((await refusal(harness.core.submit(ask({ tenantId: 'models', model: 'htdemucs_6s' })))).message).toBe('This server does not allow the htdemucs_6s model; it allows htdemucs.');
+    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'models', model: 'htdemucs_6s' })))).message).toBe('This server does not allow the htdemucs_6s model; it allows htdemucs.');
     await harness.core.quota.set({ platform: 'discord', externalId: 'short' }, 'max_track_minutes', '1', 'admin');
-    const long = await refusal(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'long0000000' } })));
+    const long = await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'long0000000' } })));
     expect(long.code).toBe('track_too_long');
     expect(long.message).toMatch(/^This track is 1 min 1[56] s; this server's limit is 1 min\.$/);
-    expect((await refusal(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'notthere000' } })))).code).toBe('video_unavailable');
+    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'notthere000' } })))).code).toBe('video_unavailable');
     await harness.core.quota.set({ platform: 'discord', externalId: 'cool' }, 'user_cooldown_seconds', '60', 'admin');
     await harness.core.submit(ask({ tenantId: 'cool', userId: 'hasty', source: { kind: 'youtube', videoId: MISC[1] as string } }));
-    const cooldown = await refusal(harness.core.submit(ask({ tenantId: 'cool', userId: 'hasty', source: { kind: 'youtube', videoId: MISC[2] as string } })));
+    const cooldown = await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'cool', userId: 'hasty', source: { kind: 'youtube', videoId: MISC[2] as string } })));
     expect(cooldown.code).toBe('cooldown');
     expect(cooldown.message).toMatch(/^Please wait \d+ s before your next separation\.$/);
     await harness.core.quota.set({ platform: 'discord', externalId: 'busy' }, 'concurrent_jobs', '1', 'admin');
     await harness.core.submit(ask({ tenantId: 'busy', userId: 'a', source: { kind: 'youtube', videoId: MISC[3] as string } }));
-    const busy = await refusal(harness.core.submit(ask({ tenantId: 'busy', userId: 'b', source: { kind: 'youtube', videoId: MISC[4] as string } })));
+    const busy = await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'busy', userId: 'b', source: { kind: 'youtube', videoId: MISC[4] as string } })));
     expect(busy.code).toBe('too_many_jobs');
     const em = harness.runtime.orm.em.fork();
     expect(await em.count(UsageEntry, { tenant: { externalId: { $in: ['models', 'short'] } } })).toBe(0);
@@ -142,7 +135,7 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     expect((await harness.core.status(cancelled)).state).toBe('cancelled');
     const ledger = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId: cancelled });
     expect(ledger.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
-    expect((await refusal(harness.core.cancel(cancelled, { userId: 'lister', isAdmin: false }))).code).toBe('already_finished');
+    expect((await rejectsWithUserError(harness.core.cancel(cancelled, { userId: 'lister', isAdmin: false }))).code).toBe('already_finished');
   });
 
   it("puts a guild's later jobs behind another guild's first one", async () => {
@@ -169,7 +162,7 @@ describe('YouTube unreachable (this machine has no route to YouTube)', () => {
     const youtube = new YouTubeFetcher(logger, { attempts: 1, firstDelayMs: 10 });
     const harness = await startHarness({ backend: 'postgres', worker: false, fetchers: () => ({ youtube, attachment: youtube }) });
     try {
-      const error = await refusal(harness.core.submit(ask({ source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' } })));
+      const error = await rejectsWithUserError(harness.core.submit(ask({ source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' } })));
       expect(error.code).toBe('youtube_unreachable');
       expect(error.message).toBe('YouTube could not be reached; try again later.');
       expect(await harness.runtime.orm.em.fork().count(UsageEntry, {})).toBe(0);

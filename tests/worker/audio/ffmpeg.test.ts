@@ -1,15 +1,10 @@
 import { mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../../core/errors.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { findTools, tempDir } from './fixtures.js';
+import { rejectsWithUserError } from '../../support/user-error.js';
 
-async function failure(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(UserError);
-  return error as UserError;
-}
 
 describe('locateFfmpeg', () => {
   it('finds ffmpeg and ffprobe on PATH', async () => {
@@ -30,12 +25,12 @@ describe('locateFfmpeg', () => {
   });
 
   it('says what to do when FFMPEG_PATH is wrong or nothing is on PATH', async () => {
-    const wrong = await failure(locateFfmpeg({ ffmpegPath: '/nowhere/ffmpeg', searchPath: process.env.PATH }));
+    const wrong = await rejectsWithUserError(locateFfmpeg({ ffmpegPath: '/nowhere/ffmpeg', searchPath: process.env.PATH }));
     expect(wrong.code).toBe('ffmpeg_missing');
     expect(wrong.message).toContain('FFMPEG_PATH');
     expect(wrong.message).toContain('apt-get install ffmpeg');
 
-    const none = await failure(locateFfmpeg({ searchPath: '/nowhere:/also-not-here' }));
+    const none = await rejectsWithUserError(locateFfmpeg({ searchPath: '/nowhere:/also-not-here' }));
     expect(none.code).toBe('ffmpeg_missing');
     expect(none.message).toContain('apt-get install ffmpeg');
   });

@@ -7,10 +7,10 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../../core/errors.js';
 import { createLogger } from '../../../core/logging.js';
 import { registerModelsCommand, resolveModel } from '../../../worker/cli/models-command.js';
 import { tinyModelBytes, writeTinyModel } from '../engine/onnx-fixture.js';
+import { rejectsWithUserError } from '../../support/user-error.js';
 
 let dir: string;
 let modelsDir: string;
@@ -47,11 +47,6 @@ async function models(...args: string[]): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function failure(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(UserError);
-  return error as UserError;
-}
 
 describe('stembot models', () => {
   it('add copies a local ONNX file, reads its metadata props and records a sidecar', async () => {
@@ -78,21 +73,21 @@ describe('stembot models', () => {
   it('add fetches a model from a URL', async () => {
     await models('add', `${base}/choir.onnx`);
     await expect(resolveModel(modelsDir, { name: 'choir' })).resolves.toMatchObject({ sources: ['lead', 'rest'] });
-    expect((await failure(models('add', `${base}/gone.onnx`))).code).toBe('model_download_failed');
+    expect((await rejectsWithUserError(models('add', `${base}/gone.onnx`))).code).toBe('model_download_failed');
   });
 
   it('add refuses non-ONNX files, built-in names and duplicates, leaving nothing behind', async () => {
     const text = path.join(dir, 'notes.onnx');
     await writeFile(text, 'not a model');
-    expect((await failure(models('add', text))).code).toBe('model_not_onnx');
+    expect((await rejectsWithUserError(models('add', text))).code).toBe('model_not_onnx');
     expect(await readdir(modelsDir)).toEqual([]);
 
     const source = path.join(dir, 'x.onnx');
     await writeTinyModel(source, 4);
-    expect((await failure(models('add', source, '--name', 'htdemucs'))).code).toBe('model_name_taken');
+    expect((await rejectsWithUserError(models('add', source, '--name', 'htdemucs'))).code).toBe('model_name_taken');
     await models('add', source);
-    expect((await failure(models('add', source))).code).toBe('model_name_taken');
-    expect((await failure(models('add', source, '--name', '../up'))).code).toBe('model_name_invalid');
+    expect((await rejectsWithUserError(models('add', source))).code).toBe('model_name_taken');
+    expect((await rejectsWithUserError(models('add', source, '--name', '../up'))).code).toBe('model_name_invalid');
   });
 
   it('list shows the registry, what is installed, sizes and sources', async () => {
@@ -112,18 +107,18 @@ describe('stembot models', () => {
     expect(await models('verify')).toContain('choir: ok');
 
     await writeFile(path.join(modelsDir, 'choir.onnx'), 'garbage');
-    const error = await failure(models('verify', 'choir'));
+    const error = await rejectsWithUserError(models('verify', 'choir'));
     expect(error.code).toBe('model_verify_failed');
   });
 
   it('verify of a registry model that is not downloaded says how to fetch it', async () => {
-    const error = await failure(models('verify', 'htdemucs_ft'));
+    const error = await rejectsWithUserError(models('verify', 'htdemucs_ft'));
     expect(error.code).toBe('model_missing');
     expect(error.message).toContain('stembot models fetch htdemucs_ft');
   });
 
   it('fetch refuses unknown names and skips a model that is already there', async () => {
-    expect((await failure(models('fetch', 'spleeter'))).code).toBe('model_unknown');
+    expect((await rejectsWithUserError(models('fetch', 'spleeter'))).code).toBe('model_unknown');
     await mkdir(modelsDir, { recursive: true });
     await writeTinyModel(path.join(modelsDir, 'htdemucs.onnx'), 4);
     expect(await models('fetch', 'htdemucs')).toContain('already installed');

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../../core/errors.js';
 import { downloadModel, type DownloadProgress } from '../../../worker/engine/model-fetch.js';
+import { rejectsWithUserError } from '../../support/user-error.js';
 
 const body = randomBytes(300_000);
 const sha = createHash('sha256').update(body).digest('hex');
@@ -56,11 +56,6 @@ beforeEach(async () => {
   sentBytes = 0;
 });
 
-async function failure(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(UserError);
-  return error as UserError;
-}
 
 describe('downloadModel', () => {
   it('downloads, verifies, renames into place and reports progress up to the total', async () => {
@@ -88,7 +83,7 @@ describe('downloadModel', () => {
 
   it('resumes after a dropped connection left a .part behind', async () => {
     const dest = path.join(dir, 'm.onnx');
-    const error = await failure(downloadModel({ url: `${base}/drops.onnx`, destPath: dest, sha256: sha }));
+    const error = await rejectsWithUserError(downloadModel({ url: `${base}/drops.onnx`, destPath: dest, sha256: sha }));
     expect(error.code).toBe('model_download_failed');
     expect(error.message).toContain('again to resume');
     expect((await readFile(`${dest}.part`)).length).toBeGreaterThan(0);
@@ -114,7 +109,7 @@ describe('downloadModel', () => {
 
   it('deletes the .part and refuses on a checksum mismatch', async () => {
     const dest = path.join(dir, 'm.onnx');
-    const error = await failure(downloadModel({ url: `${base}/model.onnx`, destPath: dest, sha256: '0'.repeat(64) }));
+    const error = await rejectsWithUserError(downloadModel({ url: `${base}/model.onnx`, destPath: dest, sha256: '0'.repeat(64) }));
     expect(error.code).toBe('model_checksum_mismatch');
     expect(await readdir(dir)).toEqual([]);
   });
@@ -122,20 +117,20 @@ describe('downloadModel', () => {
   it('a corrupted .part resumed to the end fails the checksum and is removed', async () => {
     const dest = path.join(dir, 'm.onnx');
     await writeFile(`${dest}.part`, randomBytes(50_000));
-    expect((await failure(downloadModel({ url: `${base}/model.onnx`, destPath: dest, sha256: sha }))).code).toBe('model_checksum_mismatch');
+    expect((await rejectsWithUserError(downloadModel({ url: `${base}/model.onnx`, destPath: dest, sha256: sha }))).code).toBe('model_checksum_mismatch');
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('reports a 404 as a download failure naming the status, leaving nothing behind', async () => {
     const dest = path.join(dir, 'm.onnx');
-    const error = await failure(downloadModel({ url: `${base}/missing.onnx`, destPath: dest }));
+    const error = await rejectsWithUserError(downloadModel({ url: `${base}/missing.onnx`, destPath: dest }));
     expect(error.code).toBe('model_download_failed');
     expect(error.message).toContain('404');
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('reports an unreachable host as a download failure', async () => {
-    const error = await failure(downloadModel({ url: 'http://127.0.0.1:1/x.onnx', destPath: path.join(dir, 'x.onnx') }));
+    const error = await rejectsWithUserError(downloadModel({ url: 'http://127.0.0.1:1/x.onnx', destPath: path.join(dir, 'x.onnx') }));
     expect(error.code).toBe('model_download_failed');
   });
 });

@@ -3,31 +3,26 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../../core/errors.js';
 import { readOnnxMetadataProps } from '../../../worker/engine/onnx-metadata-props.js';
 import { resolveModel } from '../../../worker/engine/resolve-model.js';
 import { writeTinyModel } from './onnx-fixture.js';
+import { rejectsWithUserError } from '../../support/user-error.js';
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'stembot-resolve-'));
 });
 
-async function failure(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(UserError);
-  return error as UserError;
-}
 
 describe('resolveModel', () => {
   it('names the fetch command when a registry model is not downloaded', async () => {
-    const error = await failure(resolveModel(dir, { name: 'htdemucs_6s' }));
+    const error = await rejectsWithUserError(resolveModel(dir, { name: 'htdemucs_6s' }));
     expect(error.code).toBe('model_missing');
     expect(error.message).toContain('stembot models fetch htdemucs_6s');
   });
 
   it('defaults to htdemucs', async () => {
-    const error = await failure(resolveModel(dir, {}));
+    const error = await rejectsWithUserError(resolveModel(dir, {}));
     expect(error.message).toContain('stembot models fetch htdemucs');
   });
 
@@ -59,12 +54,12 @@ describe('resolveModel', () => {
   it('refuses metadata that disagrees with the graph, unknown names, non-ONNX files and two choices at once', async () => {
     const file = path.join(dir, 'liar.onnx');
     await writeTinyModel(file, 4, { 'stembot.sources': 'a,b' });
-    expect((await failure(resolveModel(dir, { modelFile: file }))).code).toBe('model_metadata_invalid');
-    expect((await failure(resolveModel(dir, { name: 'nope' }))).code).toBe('model_unknown');
+    expect((await rejectsWithUserError(resolveModel(dir, { modelFile: file }))).code).toBe('model_metadata_invalid');
+    expect((await rejectsWithUserError(resolveModel(dir, { name: 'nope' }))).code).toBe('model_unknown');
     const text = path.join(dir, 'text.onnx');
     await writeFile(text, 'definitely not protobuf');
-    expect((await failure(resolveModel(dir, { modelFile: text }))).code).toBe('model_not_onnx');
-    expect((await failure(resolveModel(dir, { modelFile: path.join(dir, 'absent.onnx') }))).code).toBe('model_missing');
-    expect((await failure(resolveModel(dir, { name: 'htdemucs', modelFile: file }))).code).toBe('model_ambiguous');
+    expect((await rejectsWithUserError(resolveModel(dir, { modelFile: text }))).code).toBe('model_not_onnx');
+    expect((await rejectsWithUserError(resolveModel(dir, { modelFile: path.join(dir, 'absent.onnx') }))).code).toBe('model_missing');
+    expect((await rejectsWithUserError(resolveModel(dir, { name: 'htdemucs', modelFile: file }))).code).toBe('model_ambiguous');
   });
 });

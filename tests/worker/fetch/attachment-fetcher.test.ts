@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestSource } from '../../../core/db/entities/separation-request.js';
-import { UserError } from '../../../core/errors.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
 import { makeSong } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
+import { rejectsWithUserError } from '../../support/user-error.js';
 
 let server: Server;
 let host: string;
@@ -43,11 +43,6 @@ const upload = (file: string, overrides: Partial<Extract<RequestSource, { kind: 
   ...overrides,
 });
 
-async function refusal(promise: Promise<unknown>): Promise<UserError> {
-  const error = await promise.catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(UserError);
-  return error as UserError;
-}
 
 describe('attachments', () => {
   it('reads title and duration of an upload from the platform file host, checked by ffprobe', async () => {
@@ -66,17 +61,17 @@ describe('attachments', () => {
   });
 
   it('refuses URLs that are not the platform’s own file host', async () => {
-    const error = await refusal(fetcher.inspect(upload('1/song.mp3', { url: 'https://evil.example/song.mp3' })));
+    const error = await rejectsWithUserError(fetcher.inspect(upload('1/song.mp3', { url: 'https://evil.example/song.mp3' })));
     expect(error.message).toBe('Only files uploaded to Discord itself can be separated.');
-    expect((await refusal(fetcher.inspect(upload('1/song.mp3', { platform: 'slack' })))).code).toBe('attachment_host');
+    expect((await rejectsWithUserError(fetcher.inspect(upload('1/song.mp3', { platform: 'slack' })))).code).toBe('attachment_host');
   });
 
   it('refuses an upload over the size cap before downloading it', async () => {
-    expect((await refusal(fetcher.open(upload('1/song.mp3', { bytes: 300 * 1024 * 1024 }), {}))).code).toBe('attachment_too_big');
+    expect((await rejectsWithUserError(fetcher.open(upload('1/song.mp3', { bytes: 300 * 1024 * 1024 }), {}))).code).toBe('attachment_too_big');
   });
 
   it('refuses a file that is not audio, and one that is gone', async () => {
-    expect((await refusal(fetcher.inspect(upload('2/notes.mp3')))).message).toMatch(/^notes\.mp3: /);
-    expect((await refusal(fetcher.open(upload('3/gone.mp3'), {}))).code).toBe('attachment_gone');
+    expect((await rejectsWithUserError(fetcher.inspect(upload('2/notes.mp3')))).message).toMatch(/^notes\.mp3: /);
+    expect((await rejectsWithUserError(fetcher.open(upload('3/gone.mp3'), {}))).code).toBe('attachment_gone');
   });
 });
