@@ -26,6 +26,12 @@ const metadataByPath = new Map<string, ModelMetadata>();
  * Loads a model file given by path (sessions are cached per file); names and rate come from its
  * `metadata_props`, else htdemucs defaults. `expected` comes from a registry entry when known.
  */
+async function metadataOf(resolved: string, read: () => Promise<Uint8Array>, fileName: string): Promise<ModelMetadata> {
+  const metadata = metadataByPath.get(resolved) ?? parseModelMetadata(await read(), fileName);
+  metadataByPath.set(resolved, metadata);
+  return metadata;
+}
+
 export async function loadModel(
   path: string,
   settings: SessionSettings,
@@ -39,8 +45,10 @@ export async function loadModel(
   let bytes: Uint8Array | undefined;
   const read = async (): Promise<Uint8Array> => (bytes ??= await readFile(resolved));
   const { session, provider } = await getSession(resolved, read, fileName, settings, log);
-  const metadata = metadataByPath.get(resolved) ?? parseModelMetadata(await read(), fileName);
-  metadataByPath.set(resolved, metadata);
+  // Callers that resolved the model (the CLI, the worker) already read its metadata: decoding a
+  // file of hundreds of MB a second time is only needed when they did not.
+  const described = expected.sources !== undefined && expected.sampleRate !== undefined;
+  const metadata = described ? { sources: expected.sources, sampleRate: expected.sampleRate as number } : await metadataOf(resolved, read, fileName);
   const contract = detectContract(session.inputMetadata, session.outputMetadata, {
     sources: expected.sources?.length ?? metadata.sources?.length,
     segment: expected.segment,
