@@ -3,7 +3,6 @@
  * The stembot command line and the process's composition root: the only module that sees bots,
  * core and worker together and wires them into roles.
  */
-import { tmpdir } from 'node:os';
 import { Command } from 'commander';
 import { startDiscordRole } from './bots/discord/discord-role.js';
 import { registerDiscordCommands } from './bots/discord/register-commands.js';
@@ -16,16 +15,13 @@ import { applyMigrations, createMigration } from './core/db/migrate.js';
 import type { Logger } from './core/logging.js';
 import { migrateQueueStore } from './core/queue/queue-backend.js';
 import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
-import { openRuntime, type Runtime } from './core/runtime.js';
+import { openRuntime } from './core/runtime.js';
 import type { SourceFetchers } from './core/sources.js';
 import { StembotCore } from './core/stembot-core.js';
-import { LocalStorage } from './core/storage.js';
 import { locateFfmpeg } from './worker/audio/ffmpeg.js';
-import { resolveModel } from './worker/engine/resolve-model.js';
 import { AttachmentFetcher } from './worker/fetch/attachment-fetcher.js';
 import { YouTubeFetcher } from './worker/fetch/youtube-fetcher.js';
-import { createJobProcessor } from './worker/jobs/job-processor.js';
-import { startWorkerRole } from './worker/worker-role.js';
+import { startConfiguredWorker } from './worker/start-worker.js';
 import { registerModelsCommand } from './worker/cli/models-command.js';
 import { registerSeparateCommand } from './worker/cli/separate-command.js';
 
@@ -47,25 +43,6 @@ function createFetchers(config: Config, logger: Logger, ffprobe: string): Source
   };
 }
 
-async function startWorker(config: Config, runtime: Runtime, fetchers: SourceFetchers, ffmpeg: string, logger: Logger): Promise<RoleHandle> {
-  for (const name of config.quotaDefaults.allowedModels) {
-    await resolveModel(config.modelsDir, { name }).catch((error: unknown) => logger.warn({ model: name, err: (error as Error).message }, 'an allowed model is not installed; its jobs will fail'));
-  }
-  const processor = createJobProcessor({
-    em: runtime.orm.em,
-    storage: new LocalStorage(config.storageDir),
-    fetchers,
-    modelsDir: config.modelsDir,
-    ffmpeg,
-    session: { device: config.onnx.device, intraOpThreads: config.onnx.threads > 0 ? config.onnx.threads : undefined },
-    retentionDays: config.retentionDays,
-    tempDir: tmpdir(),
-    logger: logger.child({ role: 'worker' }),
-  });
-  const lockMs = config.worker.lockSeconds * 1000;
-  return startWorkerRole({ queues: runtime.queues, processor, concurrency: config.worker.concurrency, logger, graceMs: SHUTDOWN_GRACE_MS, lockDurationMs: lockMs, stalledIntervalMs: lockMs });
-}
-
 async function start(config: Config, logger: Logger): Promise<void> {
   const startedAt = performance.now();
   const runtime = await openRuntime(config, logger);
@@ -84,7 +61,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
       roles.push(await startRelayRole(runtime, logger, [core.recorder.onEvent]));
       await core.scheduleRetention();
     }
-    if (config.roles.includes('worker')) roles.push(await startWorker(config, runtime, fetchers, ffmpeg, logger));
+    if (config.roles.includes('worker')) roles.push(await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: SHUTDOWN_GRACE_MS }));
     if (config.roles.includes('discord') && config.discord) {
       const knownModels = async () => [...new Set([...REGISTRY.map((entry) => entry.name), ...config.quotaDefaults.allowedModels])];
       roles.push(await startDiscordRole({ core, settings: config.discord, logger, knownModels }));

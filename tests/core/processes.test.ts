@@ -56,7 +56,7 @@ describe('a worker killed mid-separation', () => {
     expect((await child.exited).signal).toBe('SIGKILL');
 
     const finished = waitForUpdate(harness, outcome.requestId, done);
-    await harness.startWorker(2000);
+    await harness.startWorker();
     expect((await finished).type).toBe('completed');
 
     const em = harness.runtime.orm.em.fork();

@@ -11,8 +11,7 @@ import { StembotCore } from '../../core/stembot-core.js';
 import { LocalStorage } from '../../core/storage.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { HTDEMUCS_SEGMENT } from '../../worker/engine/registry.js';
-import { createJobProcessor } from '../../worker/jobs/job-processor.js';
-import { startWorkerRole } from '../../worker/worker-role.js';
+import { startConfiguredWorker } from '../../worker/start-worker.js';
 import { writeModel } from './onnx-models.js';
 import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from './services.js';
 
@@ -41,8 +40,8 @@ export interface Harness {
   logger: Logger;
   ffmpeg: string;
   dir: string;
-  /** Starts a worker in this process; `lockMs` short lets it take over a dead worker's job quickly. */
-  startWorker(lockMs?: number): Promise<RoleHandle>;
+  /** Starts a worker in this process, as the settings say (JOB_LOCK_SECONDS short lets it take over a dead worker's job quickly). */
+  startWorker(): Promise<RoleHandle>;
   stop(): Promise<void>;
 }
 
@@ -72,9 +71,8 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
   const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
   const storage = new LocalStorage(config.storageDir);
   const roles: RoleHandle[] = [await startRelayRole(runtime, logger, [core.recorder.onEvent])];
-  const startWorker = async (lockMs?: number) => {
-    const processor = createJobProcessor({ em: runtime.orm.em, storage, fetchers, modelsDir: config.modelsDir, ffmpeg, session: { device: 'cpu' }, retentionDays: config.retentionDays, tempDir: temp.dir, logger });
-    const role = await startWorkerRole({ queues: runtime.queues, processor, concurrency: 1, logger, graceMs: 1000, lockDurationMs: lockMs, stalledIntervalMs: lockMs });
+  const startWorker = async () => {
+    const role = await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: 1000 });
     roles.push(role);
     return role;
   };
