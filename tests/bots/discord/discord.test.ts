@@ -117,7 +117,7 @@ describe('Discord /separate', () => {
     expect(handle.autocompleteChoices).toEqual([{ name: 'htdemucs', value: 'htdemucs' }]);
   });
 
-  it('refuses a bad link in one ephemeral sentence and charges nothing', async () => {
+  it('refuses a bad link in one ephemeral sentence, never in the channel', async () => {
     const handle = separate({ link: 'https://vimeo.com/12345' });
     await handle.waitFor((i) => i.messages().some((m) => m.content.startsWith('Only YouTube links')));
     const message = handle.messages().find((m) => m.content.startsWith('Only YouTube links')) as StoredMessage;
