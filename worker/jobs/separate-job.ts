@@ -59,6 +59,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
         return { name: stem.name, storageKey, bytes: (await deps.storage.size(storageKey)) ?? 0 };
       }),
     );
+    await cancellation.throwIfCancelled();
     log.info({ durationSeconds: track.durationSeconds, totalMs: Math.round(track.timings.totalMs) }, 'separation stored');
     return { kind: 'separate', durationSeconds: track.durationSeconds, stems };
   } catch (error) {
