@@ -12,7 +12,12 @@ export type EditProgress = (requestId: string, message: BaseMessageOptions) => P
 
 interface Tracked {
   view: ProgressView;
+  /** When the last edit finished (or the message was created). */
   lastEditAt: number;
+  /** Set from scheduling an edit until that edit has finished: at most one at a time per message. */
+  busy: boolean;
+  /** The view changed while an edit was in flight; send it once that edit is done. */
+  stale: boolean;
   timer?: NodeJS.Timeout;
   stop: () => void;
 }
@@ -20,6 +25,8 @@ interface Tracked {
 /**
  * Keeps each request's progress message current from core's updates, editing at most every 2 s
  * (the latest state wins; intermediate ones are skipped). Final states are left to delivery.
+ * The 2 s count from the end of the previous edit, not its start, so a slow or rate-limited edit
+ * cannot make two arrive at Discord closer together than that.
  */
 export class ProgressTracker {
   private readonly tracked = new Map<string, Tracked>();
@@ -33,7 +40,7 @@ export class ProgressTracker {
 
   track(view: ProgressView): void {
     this.untrack(view.requestId);
-    const entry: Tracked = { view, lastEditAt: this.now(), stop: () => undefined };
+    const entry: Tracked = { view, lastEditAt: this.now(), busy: false, stale: false, stop: () => undefined };
     entry.stop = this.core.subscribe((update) => this.onUpdate(entry, update), view.requestId);
     this.tracked.set(view.requestId, entry);
   }
@@ -54,13 +61,28 @@ export class ProgressTracker {
     if (update.type === 'completed' || update.type === 'failed' || update.type === 'cancelled') return this.untrack(update.requestId);
     if (update.type === 'queued') entry.view = { ...entry.view, stage: 'queued', fraction: 0, position: update.position };
     else entry.view = { ...entry.view, stage: update.progress.stage, fraction: update.progress.fraction, etaSeconds: update.progress.etaSeconds };
-    if (entry.timer) return;
+    if (entry.busy) {
+      entry.stale = true;
+      return;
+    }
+    this.schedule(entry);
+  }
+
+  private schedule(entry: Tracked): void {
+    entry.busy = true;
     const wait = Math.max(0, entry.lastEditAt + MIN_EDIT_INTERVAL_MS - this.now());
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
-      if (!this.tracked.has(entry.view.requestId)) return;
-      entry.lastEditAt = this.now();
-      this.edit(entry.view.requestId, renderProgress(entry.view)).catch((error: unknown) => this.logger.warn({ requestId: entry.view.requestId, err: (error as Error).message }, 'progress edit failed'));
+      entry.stale = false;
+      const { requestId } = entry.view;
+      if (this.tracked.get(requestId) !== entry) return;
+      this.edit(requestId, renderProgress(entry.view))
+        .catch((error: unknown) => this.logger.warn({ requestId, err: (error as Error).message }, 'progress edit failed'))
+        .finally(() => {
+          entry.lastEditAt = this.now();
+          entry.busy = false;
+          if (entry.stale && this.tracked.get(requestId) === entry) this.schedule(entry);
+        });
     }, wait);
   }
 }
