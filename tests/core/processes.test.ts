@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery, Separation, UsageEntry } from '../../core/db/entities/index.js';
 import type { RequestUpdate } from '../../core/request-updates.js';

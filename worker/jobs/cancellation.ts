@@ -33,7 +33,8 @@ export function watchCancellation(em: EntityManager, separationId: string, queue
   return {
     signal: controller.signal,
     async throwIfCancelled() {
-      await look();
+      // A failed read is no cancel, as in the polls: finished stems are not thrown away for it.
+      await look().catch(() => undefined);
       controller.signal.throwIfAborted();
     },
     stop: () => clearInterval(timer),
