@@ -7,7 +7,7 @@ import path from 'node:path';
 import { SeparationRequest } from '../../core/db/entities/index.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { LocalVideoSource } from '../support/local-sources.js';
-import { makeSong, startHarness } from '../support/stembot-harness.js';
+import { isFinalUpdate, makeSong, startHarness, waitForUpdate } from '../support/stembot-harness.js';
 import { makeTempDir } from '../support/services.js';
 
 const RUNS = 20;
@@ -39,14 +39,7 @@ async function measure(backend: 'redis' | 'postgres', song: string): Promise<Sam
     for (const [i, videoId] of ids.entries()) {
       const submittedAt = Date.now();
       const outcome = await harness.core.submit({ platform: 'discord', tenantId: 'bench', userId: `u${i}`, channelId: 'c', source: { kind: 'youtube', videoId } });
-      const done = new Promise<void>((resolve) => {
-        const stop = harness.core.subscribe((u) => {
-          if (u.type === 'completed' || u.type === 'failed') {
-            stop();
-            resolve();
-          }
-        }, outcome.requestId);
-      });
+      const done = waitForUpdate(harness.core, outcome.requestId, isFinalUpdate);
       const request = await harness.runtime.orm.em.fork().findOneOrFail(SeparationRequest, outcome.requestId);
       await done;
       const job = await queue.getJob(`separate-${request.separation?.id}`);

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery, Separation, UsageEntry } from '../../core/db/entities/index.js';
 import type { RequestUpdate } from '../../core/request-updates.js';
@@ -9,7 +7,7 @@ import { separationPrefix } from '../../core/storage.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { runScript, waitForOutput } from '../support/cli.js';
 import { LocalVideoSource } from '../support/local-sources.js';
-import { makeSong, startHarness, type Harness } from '../support/stembot-harness.js';
+import { isFinalUpdate, makeSong, repeatSong, startHarness, waitForUpdate, type Harness } from '../support/stembot-harness.js';
 import { makeTempDir } from '../support/services.js';
 
 const VIDEO = 'ccccccccccc';
@@ -24,26 +22,12 @@ beforeAll(async () => {
   // Long enough that a worker is still separating when the test acts on it.
   longSong = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 240);
   // The cancel must land while the worker is still separating, and two processes start on the way
-  // there: 16 minutes (the 4-minute song four times over, copied, not encoded again) keeps the
-  // worker busy many times longer than that, even on a loaded machine.
-  longerSong = path.join(songs.dir, 'longer.mp3');
-  await promisify(execFile)(ffmpeg, ['-v', 'error', '-stream_loop', '3', '-i', longSong, '-c', 'copy', longerSong]);
+  // there: 16 minutes keeps the worker busy many times longer than that, even on a loaded machine.
+  longerSong = await repeatSong(ffmpeg, longSong, 4, path.join(songs.dir, 'longer.mp3'));
 });
 afterAll(async () => songs.remove());
 
-function waitForUpdate(harness: Harness, requestId: string, predicate: (update: RequestUpdate) => boolean): Promise<RequestUpdate> {
-  return new Promise((resolve) => {
-    const stop = harness.core.subscribe((update) => {
-      if (predicate(update)) {
-        stop();
-        resolve(update);
-      }
-    }, requestId);
-  });
-}
-
 const separating = (update: RequestUpdate) => update.type === 'progress' && update.progress.stage === 'separating';
-const done = (update: RequestUpdate) => update.type === 'completed' || update.type === 'failed';
 
 describe('a worker killed mid-separation', () => {
   let harness: Harness;
@@ -59,11 +43,11 @@ describe('a worker killed mid-separation', () => {
     const child = runScript('./worker-process.ts', [], { ...harness.env, STEMBOT_TEST_VIDEOS: JSON.stringify({ [VIDEO]: longSong }) });
     await waitForOutput(child, 'worker ready');
     const outcome = await harness.core.submit({ platform: 'discord', tenantId: 'g', userId: 'u', channelId: 'c', source: { kind: 'youtube', videoId: VIDEO }, options: { stems: 'all', format: 'mp3' } });
-    await waitForUpdate(harness, outcome.requestId, separating);
+    await waitForUpdate(harness.core, outcome.requestId, separating);
     child.child.kill('SIGKILL');
     expect((await child.exited).signal).toBe('SIGKILL');
 
-    const finished = waitForUpdate(harness, outcome.requestId, done);
+    const finished = waitForUpdate(harness.core, outcome.requestId, isFinalUpdate);
     await harness.startWorker();
     expect((await finished).type).toBe('completed');
 
@@ -87,7 +71,7 @@ describe('a cancel from another process', () => {
 
   it('stops the running separation on the worker, refunds the quota and keeps no stems', async () => {
     const outcome = await harness.core.submit({ platform: 'discord', tenantId: 'g', userId: 'asker', channelId: 'c', source: { kind: 'youtube', videoId: VIDEO }, options: { stems: 'all', format: 'mp3' } });
-    await waitForUpdate(harness, outcome.requestId, separating);
+    await waitForUpdate(harness.core, outcome.requestId, separating);
 
     const refused = runScript('./cancel-process.ts', [outcome.requestId, 'someone-else'], harness.env);
     const cancel = runScript('./cancel-process.ts', [outcome.requestId, 'asker'], harness.env);

@@ -6,7 +6,7 @@ import type { SubmitInput } from '../../core/requests/submit.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { YouTubeFetcher } from '../../worker/fetch/youtube-fetcher.js';
 import { LocalVideoSource } from '../support/local-sources.js';
-import { makeSong, startHarness, type Harness } from '../support/stembot-harness.js';
+import { isFinalUpdate, makeSong, startHarness, waitForUpdate, type Harness } from '../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../support/services.js';
 import { rejectsWithUserError } from '../support/user-error.js';
 
@@ -186,14 +186,7 @@ describe('YouTube unreachable (this machine has no route to YouTube)', () => {
     });
     try {
       const outcome = await harness.core.submit(ask({ source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' } }));
-      const last = await new Promise((resolve) => {
-        const stop = harness.core.subscribe((update) => {
-          if (update.type === 'failed' || update.type === 'completed') {
-            stop();
-            resolve(update);
-          }
-        }, outcome.requestId);
-      });
+      const last = await waitForUpdate(harness.core, outcome.requestId, isFinalUpdate);
       expect(last).toEqual({ type: 'failed', requestId: outcome.requestId, code: 'youtube_unreachable', message: 'YouTube could not be reached; try again later.' });
       const rows = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId: outcome.requestId });
       expect(rows.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);

@@ -5,7 +5,7 @@ import { UsageEntry } from '../../core/db/entities/index.js';
 import type { RequestUpdate } from '../../core/request-updates.js';
 import type { SubmitInput } from '../../core/requests/submit.js';
 import { LocalVideoSource } from '../support/local-sources.js';
-import { makeSong, startHarness, type Harness } from '../support/stembot-harness.js';
+import { isFinalUpdate, makeSong, startHarness, waitForUpdate, type Harness } from '../support/stembot-harness.js';
 import { makeTempDir } from '../support/services.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 
@@ -26,14 +26,9 @@ function request(overrides: Partial<SubmitInput> = {}): SubmitInput {
 
 /** Resolves with the request's last update once it is completed, failed or cancelled. */
 function finished(harness: Harness, requestId: string, seen: RequestUpdate[] = []): Promise<RequestUpdate> {
-  return new Promise((resolve) => {
-    const stop = harness.core.subscribe((update) => {
-      seen.push(update);
-      if (update.type === 'completed' || update.type === 'failed' || update.type === 'cancelled') {
-        stop();
-        resolve(update);
-      }
-    }, requestId);
+  return waitForUpdate(harness.core, requestId, (update) => {
+    seen.push(update);
+    return isFinalUpdate(update);
   });
 }
 

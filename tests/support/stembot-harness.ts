@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseConfig, type Config } from '../../core/config.js';
 import type { Logger } from '../../core/logging.js';
+import type { RequestUpdate } from '../../core/request-updates.js';
 import { startRelayRole, type RoleHandle } from '../../core/queue/relay-role.js';
 import { openRuntime, type Runtime } from '../../core/runtime.js';
 import type { SourceFetchers } from '../../core/sources.js';
@@ -21,6 +22,12 @@ const exec = promisify(execFile);
 export async function makeSong(ffmpeg: string, file: string, seconds: number, pitch = 220): Promise<string> {
   const expr = `0.2*sin(2*PI*${pitch}*t)+0.1*sin(2*PI*${pitch * 1.5}*t)+0.05*(random(0)-0.5)`;
   await exec(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${expr}|${expr}:s=44100:d=${seconds}`, '-c:a', 'libmp3lame', '-b:a', '128k', file]);
+  return file;
+}
+
+/** `song` played `times` times in a row, copied rather than encoded again, so a long track costs no more to make than a short one. */
+export async function repeatSong(ffmpeg: string, song: string, times: number, file: string): Promise<string> {
+  await exec(ffmpeg, ['-v', 'error', '-y', '-stream_loop', String(times - 1), '-i', song, '-c', 'copy', file]);
   return file;
 }
 
@@ -95,4 +102,19 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
       await temp.remove();
     },
   };
+}
+
+/** The request is done, one way or another. */
+export const isFinalUpdate = (update: RequestUpdate): boolean => update.type === 'completed' || update.type === 'failed' || update.type === 'cancelled';
+
+/** Resolves with the first of a request's updates from now on that `predicate` accepts. */
+export function waitForUpdate(core: StembotCore, requestId: string, predicate: (update: RequestUpdate) => boolean): Promise<RequestUpdate> {
+  return new Promise((resolve) => {
+    const stop = core.subscribe((update) => {
+      if (predicate(update)) {
+        stop();
+        resolve(update);
+      }
+    }, requestId);
+  });
 }

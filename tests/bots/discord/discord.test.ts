@@ -9,7 +9,7 @@ import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
 import { FakeDiscord, Permission, TestClock, defaultGuild, type FakeGuild, type FakeInteraction, type StoredMessage } from '../../support/fake-discord/index.js';
 import { LocalVideoSource } from '../../support/local-sources.js';
-import { makeSong, startHarness, type Harness } from '../../support/stembot-harness.js';
+import { makeSong, startHarness, waitForUpdate, type Harness } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 
 const GUILD = '1100000000000000001';
@@ -203,14 +203,7 @@ describe('Discord under trouble', () => {
     await handle.waitFor((i) => Boolean(i.original?.components.length));
     const requestId = JSON.stringify(handle.original?.components).match(/cancel:([0-9a-f-]{36})/)?.[1] as string;
     await discord.stop();
-    await new Promise<void>((resolve) => {
-      const stop = harness.core.subscribe((update) => {
-        if (update.type === 'completed') {
-          stop();
-          resolve();
-        }
-      }, requestId);
-    });
+    await waitForUpdate(harness.core, requestId, (update) => update.type === 'completed');
     expect(handle.original?.attachments).toHaveLength(0);
     discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'], now: () => clock.now() });
     const reply = await finalReply(handle);
