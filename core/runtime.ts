@@ -19,7 +19,7 @@ export async function openRuntime(config: Config, logger: Logger, options: { mig
   let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, queueSchema: config.queueNamespace, logger });
   const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedDatabase).url;
-  const queues = new QueueFactory(chooseQueueConnection({ redisUrl: config.redisUrl, databaseUrl, namespace: config.queueNamespace, embedded: embedded !== undefined }), logger);
+  const queues = new QueueFactory(chooseQueueConnection({ redisUrl: config.redisUrl, databaseUrl, namespace: config.queueNamespace }), logger);
   let orm: Orm | undefined;
   try {
     orm = await openOrm({ databaseUrl, logger });

@@ -4,9 +4,15 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { startNotificationFanout } from './notification-fanout.js';
 
-/** pglite-socket multiplexes this many client connections onto PGlite's single session. */
-const EMBEDDED_MAX_CONNECTIONS = 10;
+/**
+ * pglite-socket multiplexes up to this many client connections onto PGlite's single session. Every
+ * pool of the all-in-one process connects here (MikroORM's up to 10; BullMQ's queue, worker and
+ * events pools of up to 10 each, plus their LISTEN clients), and a connection over the limit is
+ * refused, failing its query: the limit is set well above what they can open together.
+ */
+const EMBEDDED_MAX_CONNECTIONS = 100;
 
 export interface EmbeddedDatabase {
   /** A postgres:// URL any PostgreSQL client (MikroORM, BullMQ) can use while this process runs. */
@@ -60,12 +66,16 @@ export async function startEmbeddedDatabase(options: { dataDir: string; queueSch
   await db.exec(`SET search_path TO public, "${options.queueSchema}"`);
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: EMBEDDED_MAX_CONNECTIONS });
   await server.start();
-  const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-  options.logger.info({ directory, address: server.getServerConn() }, 'embedded database started');
+  const [host, port] = server.getServerConn().split(':') as [string, string];
+  // Clients connect through the fan-out, so a NOTIFY reaches the connection that LISTENs.
+  const fanout = await startNotificationFanout({ host, port: Number(port) });
+  const url = `postgres://postgres@${fanout.address}/postgres`;
+  options.logger.info({ directory, address: fanout.address }, 'embedded database started');
 
   return {
     url,
     async stop() {
+      await fanout.stop();
       await server.stop();
       await db.close();
       await rm(lockFile, { force: true });
