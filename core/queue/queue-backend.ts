@@ -8,24 +8,11 @@ import { STEMBOT_QUEUE, type JobData, type JobProgress, type JobResult } from '.
 /** Where the queue lives: Redis when REDIS_URL is set, else BullMQ's PostgreSQL backend. */
 export type QueueConnection =
   | { kind: 'redis'; url: string; prefix: string }
-  | {
-      kind: 'postgres';
-      url: string;
-      schema: string;
-      /**
-       * Set for the embedded database: pglite-socket funnels every client into PGlite's one
-       * session, so a NOTIFY does not reliably reach the LISTEN connection of another client.
-       * Workers and event readers then poll at this interval instead of sleeping until notified.
-       */
-      pollIntervalMs?: number;
-    };
+  | { kind: 'postgres'; url: string; schema: string };
 
-/** How often queue clients poll the embedded database, which cannot wake them with NOTIFY. */
-const EMBEDDED_POLL_INTERVAL_MS = 250;
-
-export function chooseQueueConnection(settings: { redisUrl?: string; databaseUrl: string; namespace: string; embedded: boolean }): QueueConnection {
+export function chooseQueueConnection(settings: { redisUrl?: string; databaseUrl: string; namespace: string }): QueueConnection {
   if (settings.redisUrl) return { kind: 'redis', url: settings.redisUrl, prefix: settings.namespace };
-  return { kind: 'postgres', url: settings.databaseUrl, schema: settings.namespace, pollIntervalMs: settings.embedded ? EMBEDDED_POLL_INTERVAL_MS : undefined };
+  return { kind: 'postgres', url: settings.databaseUrl, schema: settings.namespace };
 }
 
 export function describeQueueConnection(connection: QueueConnection): string {
@@ -59,8 +46,9 @@ export class QueueFactory {
     return this.withBackend((opts, factory) => new Queue<JobData, JobResult, string>(STEMBOT_QUEUE, opts, factory));
   }
 
-  createQueueEvents(): StembotQueueEvents {
-    return this.withBackend((opts, factory) => new QueueEvents<JobResult>(STEMBOT_QUEUE, { ...opts, autorun: true, ...(this.pollIntervalMs === undefined ? {} : { blockingTimeout: this.pollIntervalMs }) }, factory));
+  /** Reads events after `lastEventId` (the relay's saved place; `0` for all the stream keeps), or from now on when it is unset. */
+  createQueueEvents(lastEventId?: string): StembotQueueEvents {
+    return this.withBackend((opts, factory) => new QueueEvents<JobResult>(STEMBOT_QUEUE, { ...opts, autorun: true, ...(lastEventId ? { lastEventId } : {}) }, factory));
   }
 
   createWorker(processor: JobProcessor, options: WorkerSettings): StembotWorker {
@@ -74,17 +62,11 @@ export class QueueFactory {
             concurrency: options.concurrency,
             lockDuration: options.lockDurationMs ?? 30_000,
             stalledInterval: options.stalledIntervalMs ?? 30_000,
-            // BullMQ's drainDelay is in seconds: the longest an idle worker blocks before looking again.
-            ...(this.pollIntervalMs === undefined ? {} : { drainDelay: this.pollIntervalMs / 1000 }),
             autorun: true,
           },
           factory,
         ),
     );
-  }
-
-  private get pollIntervalMs(): number | undefined {
-    return this.connection.kind === 'postgres' ? this.connection.pollIntervalMs : undefined;
   }
 
   private withBackend<T>(build: (opts: { connection: never; prefix?: string }, factory: never) => T): T {
