@@ -13,6 +13,7 @@ import { cancelRequest, type Canceller } from './requests/cancel.js';
 import { latestActiveRequest, listRequests, requestStatus, type RequestSummary } from './requests/request-queries.js';
 import { submit, type SubmitInput, type SubmitOutcome } from './requests/submit.js';
 import { RETENTION_EVERY_MS } from './retention.js';
+import { Reconciler } from './separations/reconciler.js';
 import { StateRecorder } from './separations/state-recorder.js';
 import type { SourceFetchers } from './sources.js';
 import { LocalStorage } from './storage.js';
@@ -42,6 +43,8 @@ export class StembotCore {
   readonly storage: LocalStorage;
   /** Feed it the relay's queue events (the relay role does) to move requests along. */
   readonly recorder: StateRecorder;
+  /** Settles what the events missed; the relay role runs it. */
+  readonly reconciler: Reconciler;
   private readonly producer: JobProducer;
 
   constructor(private readonly deps: StembotCoreDeps) {
@@ -50,6 +53,7 @@ export class StembotCore {
     this.quota = new QuotaService(deps.em, deps.config.quotaDefaults);
     this.storage = new LocalStorage(deps.config.storageDir);
     this.recorder = new StateRecorder(deps.em, this.producer, this.updates, deps.logger.child({ component: 'state' }));
+    this.reconciler = new Reconciler(deps.em, this.producer, this.recorder, deps.logger.child({ component: 'reconciler' }), { stalledAfterMs: deps.config.worker.stalledSeconds * 1000 });
   }
 
   /** Validates, describes the source, reserves quota and queues the work; refusals are UserErrors. */

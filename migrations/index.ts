@@ -1,6 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261128032522 } from './Migration20261128032522.js';
 import { Migration20261128035340 } from './Migration20261128035340.js';
+import { Migration20261128141408 } from './Migration20261128141408.js';
 
 /**
  * Every migration, oldest first. `stembot migrate --create` writes a new file from the entity
@@ -9,4 +10,5 @@ import { Migration20261128035340 } from './Migration20261128035340.js';
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261128032522', class: Migration20261128032522 },
   { name: 'Migration20261128035340', class: Migration20261128035340 },
+  { name: 'Migration20261128141408', class: Migration20261128141408 },
 ];

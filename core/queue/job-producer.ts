@@ -16,6 +16,9 @@ export function jobDefaults(retryDelayMs: number): JobsOptions {
   };
 }
 
+/** A job as BullMQ has it: gone, finished either way, being worked on, or waiting its turn (waiting, delayed, prioritized). */
+export type JobStanding = { state: 'missing' } | { state: 'completed'; returnvalue: unknown } | { state: 'failed'; reason: string } | { state: 'active' } | { state: 'waiting' };
+
 /** Validates payloads against the shared schemas and enqueues them under ids derived from their rows. */
 export class JobProducer {
   private readonly defaults: JobsOptions;
@@ -49,6 +52,27 @@ export class JobProducer {
     if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
     await job.remove().catch(() => undefined);
     return true;
+  }
+
+  /** Where a job stands in the queue, read from BullMQ itself (the relay's events may have been missed). */
+  async inspect(jobId: string): Promise<JobStanding> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return { state: 'missing' };
+    const state = await job.getState();
+    if (state === 'completed') return { state, returnvalue: job.returnvalue };
+    if (state === 'failed') return { state, reason: job.failedReason };
+    if (state === 'active') return { state };
+    return state === 'unknown' ? { state: 'missing' } : { state: 'waiting' };
+  }
+
+  /** Removes a job in any state but active-with-a-live-lock; false when BullMQ refuses. */
+  async remove(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return true;
+    return job.remove().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Keeps one retention job scheduler on the queue (idempotent: every process may call it). */

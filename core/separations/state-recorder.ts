@@ -33,15 +33,38 @@ export class StateRecorder {
       return;
     }
     const { requestId } = event.job;
+    if (event.type === 'active' || event.type === 'progress') await this.renderAlive(requestId);
     if (event.type === 'progress') this.updates.publish({ type: 'progress', requestId, progress: event.progress });
     else if (event.type === 'completed' && event.result.kind === 'render') await this.requestCompleted(requestId, event.result.files);
-    else if (event.type === 'failed') await this.requestsFailed([requestId], event.reason);
+    else if (event.type === 'failed') await this.failRequests([requestId], event.reason);
   };
 
+  /** Fails requests that are still live, refunding each: `reason` is a `[code] message` failure. */
+  async failRequests(requestIds: string[], reason: string): Promise<void> {
+    const { code, message } = parseFailure(reason);
+    const userMessage = code === 'internal' ? 'Something broke while separating this track; it has been logged. Please try again later.' : message;
+    if (code === 'internal') this.logger.error({ requestIds, reason }, 'job failed with an internal error');
+    for (const requestId of requestIds) {
+      const done = await this.em.fork().transactional(async (tx) => {
+        const em = tx as EntityManager;
+        const changed = await em.nativeUpdate(SeparationRequest, { id: requestId, state: { $in: LIVE } }, { state: 'failed', errorCode: code, errorMessage: userMessage, finishedAt: new Date(), updatedAt: new Date() });
+        if (changed === 0) return false;
+        await settleQuota(em, requestId, 'refund');
+        await this.addDelivery(em, requestId);
+        return true;
+      });
+      if (done) this.updates.publish({ type: 'failed', requestId, code, message: userMessage });
+    }
+  }
+
+  /** The job took the separation up or reported progress: it is running, and alive now (the heartbeat). */
   private async separationRunning(separationId: string, progress: JobProgress | undefined): Promise<void> {
     const em = this.em.fork();
     const now = new Date();
-    await em.nativeUpdate(Separation, { id: separationId, state: 'queued' }, { state: 'running', startedAt: now });
+    await em.execute(
+      `update separation set state = 'running', started_at = coalesce(started_at, ?), heartbeat_at = ? where id = ? and state in ('queued', 'running')`,
+      [now, now, separationId],
+    );
     await em.nativeUpdate(SeparationRequest, { separation: separationId, state: 'queued' }, { state: 'running', updatedAt: now });
     if (!progress) return;
     for (const requestId of await this.liveRequestIds(em, separationId)) this.updates.publish({ type: 'progress', requestId, progress });
@@ -64,7 +87,12 @@ export class StateRecorder {
     const { code, message } = parseFailure(reason);
     const changed = await em.nativeUpdate(Separation, { id: separationId, state: { $in: LIVE } }, { state: 'failed', errorCode: code, errorMessage: message, finishedAt: new Date() });
     if (changed === 0) return;
-    await this.requestsFailed(await this.liveRequestIds(em, separationId), reason);
+    await this.failRequests(await this.liveRequestIds(em, separationId), reason);
+  }
+
+  /** A render job's sign of life: its request's `updatedAt` is the heartbeat the reconciler reads. */
+  private async renderAlive(requestId: string): Promise<void> {
+    await this.em.fork().nativeUpdate(SeparationRequest, { id: requestId, state: { $in: LIVE } }, { updatedAt: new Date() });
   }
 
   private async requestCompleted(requestId: string, files: StoredFile[]): Promise<void> {
@@ -77,23 +105,6 @@ export class StateRecorder {
       return true;
     });
     if (done) this.updates.publish({ type: 'completed', requestId, files });
-  }
-
-  private async requestsFailed(requestIds: string[], reason: string): Promise<void> {
-    const { code, message } = parseFailure(reason);
-    const userMessage = code === 'internal' ? 'Something broke while separating this track; it has been logged. Please try again later.' : message;
-    if (code === 'internal') this.logger.error({ requestIds, reason }, 'job failed with an internal error');
-    for (const requestId of requestIds) {
-      const done = await this.em.fork().transactional(async (tx) => {
-        const em = tx as EntityManager;
-        const changed = await em.nativeUpdate(SeparationRequest, { id: requestId, state: { $in: LIVE } }, { state: 'failed', errorCode: code, errorMessage: userMessage, finishedAt: new Date(), updatedAt: new Date() });
-        if (changed === 0) return false;
-        await settleQuota(em, requestId, 'refund');
-        await this.addDelivery(em, requestId);
-        return true;
-      });
-      if (done) this.updates.publish({ type: 'failed', requestId, code, message: userMessage });
-    }
   }
 
   private async addDelivery(em: EntityManager, requestId: string): Promise<void> {

@@ -17,7 +17,7 @@ export interface CancellationWatch {
 
 /**
  * An AbortSignal that fires when BullMQ aborts the job or when the separation's row says
- * `cancelled`. Cancels are written to the database by whichever process received them, so
+ * `cancelled` (or `failed`: the relay gave up on it). Cancels are written to the database by whichever process received them, so
  * watching the row reaches the worker holding the job on any queue backend.
  */
 export function watchCancellation(em: EntityManager, separationId: string, queueSignal: AbortSignal | undefined): CancellationWatch {
@@ -27,6 +27,8 @@ export function watchCancellation(em: EntityManager, separationId: string, queue
   const look = async () => {
     const row = await em.fork().findOne(Separation, separationId, { fields: ['state'] });
     if (!row || row.state === 'cancelled') abort(new UserError('cancelled', 'This separation was cancelled.'));
+    // The relay gave up on it (silent past JOB_STALLED_SECONDS) and refunded its requests: finishing it would be wasted.
+    else if (row.state === 'failed') abort(new UserError('given_up', 'This separation was given up while it ran; its requests were refunded.'));
   };
   const timer = setInterval(() => void look().catch(() => undefined), CANCEL_POLL_MS);
   timer.unref();

@@ -1,5 +1,6 @@
 import { DeliverySchema } from './delivery.js';
 import { QuotaChangeSchema } from './quota-change.js';
+import { RelayCursorSchema } from './relay-cursor.js';
 import { SeparationSchema } from './separation.js';
 import { SeparationRequestSchema } from './separation-request.js';
 import { TenantSchema } from './tenant.js';
@@ -7,9 +8,10 @@ import { UsageEntrySchema } from './usage-entry.js';
 
 export * from './delivery.js';
 export * from './quota-change.js';
+export * from './relay-cursor.js';
 export * from './separation.js';
 export * from './separation-request.js';
 export * from './tenant.js';
 export * from './usage-entry.js';
 
-export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema];
+export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema, RelayCursorSchema];

@@ -40,7 +40,7 @@ export type PlatformMessage = z.infer<typeof platformMessageSchema>;
 /** Somebody asked for stems: who, where, with which options, and how it went. */
 export class SeparationRequest {
   /** Properties with defaults: optional when creating. */
-  [OptionalProps]?: 'id' | 'platformMessage' | 'state' | 'chargedSeconds' | 'files' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'platformMessage' | 'state' | 'chargedSeconds' | 'files' | 'requeues' | 'createdAt' | 'updatedAt';
   id: string = randomUUID();
   tenant!: Tenant;
   userId!: string;
@@ -55,6 +55,8 @@ export class SeparationRequest {
   chargedSeconds = 0;
   /** The rendered files this request gets (its stem set and format), once completed. */
   files: StoredFile[] = [];
+  /** Times the relay put this request's render job back on the queue after finding it gone. */
+  requeues = 0;
   errorCode?: string;
   errorMessage?: string;
   createdAt: Date = new Date();
@@ -85,6 +87,7 @@ export const SeparationRequestSchema = new EntitySchema<SeparationRequest>({
     separation: { kind: 'm:1', entity: () => Separation, nullable: true, deleteRule: 'set null', index: 'request_separation_index' },
     chargedSeconds: { type: 'integer' },
     files: { type: 'json' },
+    requeues: { type: 'integer' },
     errorCode: { type: 'string', length: 64, nullable: true },
     errorMessage: { type: 'text', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz' },

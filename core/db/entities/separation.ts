@@ -17,7 +17,7 @@ export interface StoredFile {
  */
 export class Separation {
   /** Properties with defaults: optional when creating. */
-  [OptionalProps]?: 'id' | 'state' | 'stems' | 'attempts' | 'createdAt';
+  [OptionalProps]?: 'id' | 'state' | 'stems' | 'attempts' | 'requeues' | 'createdAt';
   id: string = randomUUID();
   /** `youtube:<videoId>` or `file:<sha256>`: identity of the audio, not of who asked. */
   sourceKey!: string;
@@ -30,8 +30,12 @@ export class Separation {
   errorCode?: string;
   errorMessage?: string;
   attempts = 0;
+  /** Times the relay put the job back on the queue after finding it gone (lost with Redis' data). */
+  requeues = 0;
   createdAt: Date = new Date();
   startedAt?: Date;
+  /** The last sign of life from the job working on it (taken up, progress): what tells a dead one. */
+  heartbeatAt?: Date;
   finishedAt?: Date;
 }
 
@@ -59,8 +63,10 @@ export const SeparationSchema = new EntitySchema<Separation>({
     errorCode: { type: 'string', length: 64, nullable: true },
     errorMessage: { type: 'text', nullable: true },
     attempts: { type: 'integer' },
+    requeues: { type: 'integer' },
     createdAt: { type: 'Date', columnType: 'timestamptz' },
     startedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
+    heartbeatAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
     finishedAt: { type: 'Date', columnType: 'timestamptz', nullable: true },
   },
 });
