@@ -11,6 +11,7 @@ import { REGISTRY } from './worker/engine/registry.js';
 import { enabledPlatforms, type Config } from './core/config.js';
 import { loadConfig } from './core/cli/load-config.js';
 import { runCliAction } from './core/cli/run-cli.js';
+import { createShutdown, exitOnCrash } from './core/cli/shutdown.js';
 import { applyMigrations, createMigration } from './core/db/migrate.js';
 import type { Logger } from './core/logging.js';
 import { migrateQueueStore } from './core/queue/queue-backend.js';
@@ -47,18 +48,23 @@ async function start(config: Config, logger: Logger): Promise<void> {
   const startedAt = performance.now();
   const runtime = await openRuntime(config, logger);
   const roles: RoleHandle[] = [];
-  const stopAll = async () => {
-    // Reverse start order: chat and workers stop taking work before the relay and connections go.
-    for (const role of roles.reverse()) await role.stop().catch((error: unknown) => logger.error({ err: error, role: role.name }, 'role did not stop cleanly'));
-    await runtime.close();
-  };
+  const shutdown = createShutdown({
+    logger,
+    deadlineMs: SHUTDOWN_GRACE_MS + 1_500,
+    async stop() {
+      // Reverse start order: chat and workers stop taking work before the relay and connections go.
+      for (const role of roles.reverse()) await role.stop().catch((error: unknown) => logger.error({ err: error, role: role.name }, 'role did not stop cleanly'));
+      await runtime.close();
+    },
+  });
+  exitOnCrash({ logger, shutdown });
   try {
     const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: config.ffmpegPath, searchPath: process.env.PATH });
     const fetchers = createFetchers(config, logger, ffprobe);
     const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
     roles.push({ name: 'core', stop: () => core.close() });
     if (config.roles.includes('relay')) {
-      roles.push(await startRelayRole(runtime, logger, [core.recorder.onEvent]));
+      roles.push(await startRelayRole(runtime, logger, { listeners: [core.recorder.onEvent], reconciler: core.reconciler }));
       await core.scheduleRetention();
     }
     if (config.roles.includes('worker')) roles.push(await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: SHUTDOWN_GRACE_MS }));
@@ -67,7 +73,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
       roles.push(await startDiscordRole({ core, settings: config.discord, logger, knownModels }));
     }
   } catch (error) {
-    await stopAll();
+    await shutdown();
     throw error;
   }
   if (enabledPlatforms(config).length === 0) {
@@ -81,12 +87,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   logger.info({ signal }, 'shutting down');
-  const forced = setTimeout(() => {
-    logger.warn('shutdown is taking too long; exiting');
-    process.exit(1);
-  }, SHUTDOWN_GRACE_MS + 1_500);
-  forced.unref();
-  await stopAll();
+  await shutdown();
   logger.info('stopped');
 }
 
@@ -137,7 +138,7 @@ export function buildProgram(): Command {
     });
   registerSeparateCommand(program, () => {
     const { config, logger } = loadConfig();
-    return { modelsDir: config.modelsDir, ffmpegPath: config.ffmpegPath, device: config.onnx.device, threads: config.onnx.threads, logger };
+    return { modelsDir: config.modelsDir, ffmpegPath: config.ffmpegPath, device: config.onnx.device, threads: config.onnx.threads, tempDir: config.tempDir, diskMinFreeBytes: config.diskMinFreeBytes, logger };
   });
   registerModelsCommand(program, () => {
     const { config, logger } = loadConfig();

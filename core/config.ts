@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -58,11 +59,21 @@ export const envSchema = z.object({
     .describe('Namespace of the job queue: the Redis key prefix, or the PostgreSQL schema holding the queue tables.'),
   STORAGE_DIR: optionalText().describe('Directory for separated stems. Default: DATA_DIR/files.'),
   MODELS_DIR: optionalText().describe('Directory for ONNX model files. Default: DATA_DIR/models.'),
+  TEMP_DIR: optionalText().describe("Directory for decoded audio while a track is separated; each process keeps a folder of its own there, and folders of processes that died are removed at start. Default: the system's temp directory/stembot."),
+  DISK_MIN_FREE_MB: z.coerce
+    .number({ error: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(0, 'expected 0 or more')
+    .default(512)
+    .describe('Disk space, in MB, that jobs leave free in TEMP_DIR and STORAGE_DIR; a track that would need more is refused as disk_full.'),
   FFMPEG_PATH: optionalText().describe('Path to the ffmpeg binary. Default: ffmpeg on the PATH.'),
   ONNX_DEVICE: z.enum(['auto', 'cpu', 'cuda'], { error: 'expected auto, cpu or cuda' }).default('auto').describe('Where models run: cuda, cpu, or auto (CUDA when available, else CPU).'),
   ONNX_THREADS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 (all cores) or more').default(0).describe('Intra-op threads for onnxruntime; 0 lets onnxruntime choose.'),
   WORKER_CONCURRENCY: positiveInt(1).describe('Separation jobs one worker process runs at once.'),
   JOB_LOCK_SECONDS: positiveInt(30).describe('Seconds a worker holds a job without renewing its lock; a worker that dies loses its job to another after about this long.'),
+  JOB_STALLED_SECONDS: positiveInt(600).describe(
+    'Seconds a job a worker took may go without progress before its request fails with a refund (its worker died and no other took it over); more than twice JOB_LOCK_SECONDS.',
+  ),
   JOB_RETRY_DELAY_SECONDS: positiveInt(10).describe('Seconds before a job that failed for a passing reason is tried again (doubled for the third try).'),
   ROLES: z
     .string()
@@ -120,6 +131,10 @@ function contradictions(env: Env): string[] {
   if (env.QUOTA_MAX_TRACK_MINUTES > env.QUOTA_DAILY_MINUTES) {
     problems.push(`QUOTA_MAX_TRACK_MINUTES: ${env.QUOTA_MAX_TRACK_MINUTES} is more than QUOTA_DAILY_MINUTES (${env.QUOTA_DAILY_MINUTES}), so no track that long could ever fit`);
   }
+  if (env.JOB_STALLED_SECONDS <= 2 * env.JOB_LOCK_SECONDS) {
+    // BullMQ hands a dead worker's job to a live one after about the lock time: that must get its chance first.
+    problems.push(`JOB_STALLED_SECONDS: ${env.JOB_STALLED_SECONDS} must be more than twice JOB_LOCK_SECONDS (${env.JOB_LOCK_SECONDS})`);
+  }
   if (splitList(env.QUOTA_ALLOWED_MODELS).length === 0) problems.push('QUOTA_ALLOWED_MODELS: expected at least one model name, like htdemucs');
   const roles = splitList(env.ROLES);
   const unknown = roles.filter((role) => role !== 'all' && !(ROLE_NAMES as readonly string[]).includes(role));
@@ -139,9 +154,11 @@ function toConfig(env: Env) {
     queueNamespace: env.QUEUE_NAMESPACE,
     storageDir: path.resolve(env.STORAGE_DIR ?? path.join(dataDir, 'files')),
     modelsDir: path.resolve(env.MODELS_DIR ?? path.join(dataDir, 'models')),
+    tempDir: path.resolve(env.TEMP_DIR ?? path.join(tmpdir(), 'stembot')),
+    diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1_000_000,
     ffmpegPath: env.FFMPEG_PATH,
     onnx: { device: env.ONNX_DEVICE, threads: env.ONNX_THREADS },
-    worker: { concurrency: env.WORKER_CONCURRENCY, lockSeconds: env.JOB_LOCK_SECONDS, retryDelaySeconds: env.JOB_RETRY_DELAY_SECONDS },
+    worker: { concurrency: env.WORKER_CONCURRENCY, lockSeconds: env.JOB_LOCK_SECONDS, stalledSeconds: env.JOB_STALLED_SECONDS, retryDelaySeconds: env.JOB_RETRY_DELAY_SECONDS },
     roles: (roles.includes('all') ? [...ROLE_NAMES] : roles) as RoleName[],
     quotaDefaults: {
       maxTrackSeconds: env.QUOTA_MAX_TRACK_MINUTES * 60,

@@ -1,10 +1,12 @@
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logging.js';
 import { decodeAudio, DECODE_SAMPLE_RATE } from './audio/decode.js';
 import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio/encode.js';
-import { separate, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
+import { separate, separationSettingsSchema, stemNames, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
 import type { LoadedModel } from './engine/model.js';
 import type { StemWriter } from './engine/stem-output.js';
+import { DiskGuard, diskBytesPerFrame } from './disk-space.js';
 
 /** Wall time per stage. Stages overlap in the stream, so each counts the time spent waiting on it. */
 export interface TrackTimings {
@@ -27,6 +29,12 @@ export interface SeparateTrackOptions {
   format: EncodeFormatInput;
   settings: SeparationSettings;
   tempDir: string;
+  /** The length the source claims (ffprobe's, at submit); the disk is checked for it before anything is written. */
+  expectedSeconds?: number | undefined;
+  /** Bytes to leave free on the temp and output disks (DISK_MIN_FREE_MB). Default 0. */
+  diskReserveBytes?: number;
+  /** Whether a `disk_full` refusal may name the folders: yes for the operator at the CLI, never for chat users. */
+  nameFoldersInErrors?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: SeparationProgress) => void;
   logger?: Logger;
@@ -93,9 +101,19 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
       end: () => encodeClock.time(() => encoder.end()),
     };
   };
+  const disk = diskGuardFor(options);
+  await disk.checkLength(Math.ceil((options.expectedSeconds ?? 0) * DECODE_SAMPLE_RATE));
   const decoded = timed(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), decodeClock);
   try {
-    const result = await separate(decoded, { ...options.settings, model: options.model, openStem, tempDir: options.tempDir, signal: options.signal, onProgress: options.onProgress });
+    const result = await separate(decoded, {
+      ...options.settings,
+      model: options.model,
+      openStem,
+      tempDir: options.tempDir,
+      beforeSpoolGrowth: (samples, spooled) => disk.checkGrowth(samples, spooled),
+      signal: options.signal,
+      onProgress: options.onProgress,
+    });
     return {
       stems,
       durationSeconds: result.length / DECODE_SAMPLE_RATE,
@@ -112,4 +130,18 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
     await Promise.all(encoders.map((encoder) => encoder.abort().catch(() => undefined)));
     throw error;
   }
+}
+
+/** Sized from what this track will write: its stems, their clip mode and format, and where each goes. */
+function diskGuardFor(options: SeparateTrackOptions): DiskGuard {
+  const settings = separationSettingsSchema.parse(options.settings);
+  const stemDirs = stemNames(options.model.sources, settings.twoStems).map((stem) => path.dirname(options.outputPath(stem)));
+  return new DiskGuard({
+    tempDir: options.tempDir,
+    stemDirs,
+    perFrame: diskBytesPerFrame({ stems: stemDirs.length, clip: settings.clip, format: options.format, sampleRate: DECODE_SAMPLE_RATE }),
+    reserveBytes: options.diskReserveBytes ?? 0,
+    nameFolders: options.nameFoldersInErrors ?? false,
+    logger: options.logger,
+  });
 }

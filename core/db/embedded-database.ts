@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { isProcessRunning } from '../process-liveness.js';
 import { startNotificationFanout } from './notification-fanout.js';
 
 /**
@@ -20,15 +21,6 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * PGlite is a single-process database: two processes opening one data directory would corrupt
  * it. A pid file turns that into a clear start-up error instead.
@@ -41,7 +33,7 @@ async function claimDirectory(lockFile: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const holder = Number((await readFile(lockFile, 'utf8')).trim());
-  if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+  if (Number.isInteger(holder) && holder !== process.pid && isProcessRunning(holder)) {
     throw new ConfigError([
       `DATA_DIR: the embedded database in ${path.dirname(lockFile)} is in use by process ${holder}; stop it, choose another DATA_DIR, or set DATABASE_URL to share a PostgreSQL server`,
     ]);

@@ -93,7 +93,11 @@ interface FeedResult {
 
 async function feedStdin(input: Readable, run: ToolRun): Promise<FeedResult> {
   const result: FeedResult = { bytes: 0 };
+  const stdin = run.stdin!;
+  // Registered before pipeline's own listeners, so it runs first: if stdin is already gone, this is
+  // pipeline handing ffmpeg's early exit (EPIPE) back to the input, and the exit code tells that story.
   input.once('error', (error) => {
+    if (stdin.destroyed) return;
     result.error = error;
     run.kill();
   });
@@ -103,7 +107,7 @@ async function feedStdin(input: Readable, run: ToolRun): Promise<FeedResult> {
       done(null, chunk);
     },
   });
-  await pipeline(input, counter, run.stdin!).catch(() => undefined);
+  await pipeline(input, counter, stdin).catch(() => undefined);
   return result;
 }
 

@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
@@ -8,10 +7,12 @@ import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { locateFfmpeg } from '../audio/ffmpeg.js';
 import { OUTPUT_EXTENSIONS, type EncodeFormatInput } from '../audio/encode.js';
+import { probeAudio } from '../audio/probe.js';
 import { clipModeSchema } from '../engine/stem-output.js';
 import { loadModel } from '../engine/model.js';
 import { deviceSchema, type Device } from '../engine/session.js';
 import { resolveModel } from '../engine/resolve-model.js';
+import { claimProcessTempDir } from '../process-temp-dir.js';
 import { separateTrack, type SeparatedTrack } from '../separate-track.js';
 
 export interface SeparateCommandDeps {
@@ -20,6 +21,10 @@ export interface SeparateCommandDeps {
   device: Device;
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
+  /** TEMP_DIR: this run takes a folder of its own under it. */
+  tempDir: string;
+  /** Bytes every disk keeps free (DISK_MIN_FREE_MB). */
+  diskMinFreeBytes: number;
   logger: Logger;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -105,7 +110,7 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const resolved = await resolveModel(deps.modelsDir, { name: options.name, modelFile: options.modelFile });
-  const { ffmpeg } = await locateFfmpeg({ ffmpegPath: deps.ffmpegPath, searchPath: process.env.PATH });
+  const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: deps.ffmpegPath, searchPath: process.env.PATH });
   const threads = options.jobs ?? deps.threads;
   const model = await loadModel(resolved.path, { device: options.device ?? deps.device, intraOpThreads: threads > 0 ? threads : undefined }, deps.logger, {
     sources: resolved.sources,
@@ -119,37 +124,51 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
   });
 
   const summary: { track: string; stems?: Record<string, string>; durationSeconds?: number; timings?: SeparatedTrack['timings']; error?: { code: string; message: string } }[] = [];
-  for (const track of tracks) {
-    const trackName = path.parse(track).name;
-    const values = { track: trackName, trackext: path.extname(track).slice(1), ext: OUTPUT_EXTENSIONS[format.format] };
-    const bar = new cliProgress.SingleBar({ stream: stderr, format: `${trackName} [{bar}] {percentage}% | ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic);
-    bar.start(100, 0);
-    try {
-      const result = await separateTrack({
-        input: track,
-        model,
-        ffmpeg,
-        outputPath: (stem) => path.join(modelDir, fillTemplate(options.filename, { ...values, stem })),
-        format,
-        settings: { shifts: options.shifts, overlap: options.overlap, clip: options.clipMode, twoStems: options.twoStems, seed: options.seed, batchSize: options.batchSize },
-        tempDir: tmpdir(),
-        onProgress: (progress) => {
-          if (progress.stage === 'separate') bar.update(Math.round(progress.fraction * 100));
-        },
-        logger: deps.logger,
-      });
-      bar.update(100);
-      bar.stop();
-      summary.push({ track, stems: Object.fromEntries(result.stems.map((s) => [s.name, s.path])), durationSeconds: result.durationSeconds, timings: result.timings });
-      if (!options.json) stdout.write(`${track}: ${result.stems.map((s) => path.relative(process.cwd(), s.path)).join(', ')}\n`);
-    } catch (error) {
-      bar.stop();
-      if (!(error instanceof UserError)) throw error;
-      // Like demucs, one bad track does not stop the others; the exit code still says something failed.
-      summary.push({ track, error: { code: error.code, message: error.message } });
-      stderr.write(`stembot: ${track}: ${error.message}\n`);
+  const temp = await claimProcessTempDir(deps.tempDir, deps.logger);
+  try {
+    for (const track of tracks) {
+      const trackName = path.parse(track).name;
+      const values = { track: trackName, trackext: path.extname(track).slice(1), ext: OUTPUT_EXTENSIONS[format.format] };
+      const bar = new cliProgress.SingleBar({ stream: stderr, format: `${trackName} [{bar}] {percentage}% | ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar.start(100, 0);
+      try {
+        const result = await separateTrack({
+          input: track,
+          model,
+          ffmpeg,
+          outputPath: (stem) => path.join(modelDir, fillTemplate(options.filename, { ...values, stem })),
+          format,
+          settings: { shifts: options.shifts, overlap: options.overlap, clip: options.clipMode, twoStems: options.twoStems, seed: options.seed, batchSize: options.batchSize },
+          tempDir: temp.dir,
+          expectedSeconds: await claimedSeconds(ffprobe, track),
+          diskReserveBytes: deps.diskMinFreeBytes,
+          nameFoldersInErrors: true,
+          onProgress: (progress) => {
+            if (progress.stage === 'separate') bar.update(Math.round(progress.fraction * 100));
+          },
+          logger: deps.logger,
+        });
+        bar.update(100);
+        bar.stop();
+        summary.push({ track, stems: Object.fromEntries(result.stems.map((s) => [s.name, s.path])), durationSeconds: result.durationSeconds, timings: result.timings });
+        if (!options.json) stdout.write(`${track}: ${result.stems.map((s) => path.relative(process.cwd(), s.path)).join(', ')}\n`);
+      } catch (error) {
+        bar.stop();
+        if (!(error instanceof UserError)) throw error;
+        // Like demucs, one bad track does not stop the others; the exit code still says something failed.
+        summary.push({ track, error: { code: error.code, message: error.message } });
+        stderr.write(`stembot: ${track}: ${error.message}\n`);
+      }
     }
+  } finally {
+    await temp.release();
   }
   if (options.json) stdout.write(`${JSON.stringify({ model: resolved.name, provider: model.provider, outputDir: modelDir, tracks: summary, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2)}\n`);
   return summary.filter((entry) => entry.error).length;
+}
+
+/** The length the file states, for the disk check; a file ffprobe cannot read is left to the decoder to refuse, in its words. */
+async function claimedSeconds(ffprobe: string, track: string): Promise<number | undefined> {
+  const probe = await probeAudio(ffprobe, track).catch(() => undefined);
+  return probe?.durationSeconds ?? undefined;
 }

@@ -68,6 +68,8 @@ export interface SeparateOptions extends SeparationSettings {
   openStem: (name: string) => StemWriter | Promise<StemWriter>;
   /** Spools (track and, for rescale, stems) go in a fresh folder here, removed at the end. */
   tempDir: string;
+  /** Awaited before the track spool grows to `samples` per channel (`spooled` are written): the disk guard's hook. */
+  beforeSpoolGrowth?: (samples: number, spooled: number) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (progress: SeparationProgress) => void;
 }
@@ -176,7 +178,11 @@ export async function separate(input: AsyncIterable<Float32Array[]>, options: Se
   let output: StemOutput | undefined;
   let track: TrackSpool | undefined;
   try {
-    track = await TrackSpool.write(input, join(dir, 'track.f32'), signal, (samples) => onProgress?.({ stage: 'spool', samples }));
+    track = await TrackSpool.write(input, join(dir, 'track.f32'), {
+      signal,
+      onSamples: (samples) => onProgress?.({ stage: 'spool', samples }),
+      beforeGrowth: options.beforeSpoolGrowth,
+    });
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
     const weight = transitionWeight(S, settings.transitionPower);

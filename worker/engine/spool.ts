@@ -4,6 +4,14 @@ import { UserError } from '../../core/errors.js';
 const CHANNELS = 2; // stereo
 const BYTES_PER_FRAME = CHANNELS * Float32Array.BYTES_PER_ELEMENT;
 
+export interface SpoolOptions {
+  signal?: AbortSignal | undefined;
+  /** Called with the samples per channel spooled so far, after each block. */
+  onSamples?: ((samples: number) => void) | undefined;
+  /** Awaited before the spool grows to `samples` per channel (`spooled` are written); throwing stops the spool. */
+  beforeGrowth?: ((samples: number, spooled: number) => Promise<void>) | undefined;
+}
+
 /**
  * The decoded track on disk (interleaved float32 stereo), so chunks can be read by position
  * without holding the track in memory, plus the statistics of its mono reference
@@ -23,7 +31,8 @@ export class TrackSpool {
   ) {}
 
   /** Writes planar `[2][n]` blocks to `path`, accumulating the reference's statistics on the way. */
-  static async write(input: AsyncIterable<Float32Array[]>, path: string, signal?: AbortSignal, onSamples?: (n: number) => void): Promise<TrackSpool> {
+  static async write(input: AsyncIterable<Float32Array[]>, path: string, options: SpoolOptions = {}): Promise<TrackSpool> {
+    const { signal, onSamples, beforeGrowth } = options;
     const file = await open(path, 'w+');
     try {
       // Chan et al.'s pairwise merge of (count, mean, M2) in float64: a plain sum of squares
@@ -39,6 +48,7 @@ export class TrackSpool {
         }
         const n = left.length;
         if (n === 0) continue;
+        await beforeGrowth?.(count + n, count);
         const interleaved = new Float32Array(n * CHANNELS);
         let blockSum = 0;
         for (let i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { RequestSource } from '../../core/db/entities/separation-request.js';
 import type { Platform } from '../../core/db/entities/tenant.js';
@@ -6,6 +6,7 @@ import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import type { OpenOptions, SourceFetcher, SourceInfo } from '../../core/sources.js';
 import { probeAudio } from '../audio/probe.js';
+import { downloadStream } from './download-stream.js';
 import { isNetworkError, withRetries, type RetryPolicy } from './retry.js';
 
 /** Where each platform serves uploaded files. A request may only point the worker at these. */
@@ -46,9 +47,12 @@ export class AttachmentFetcher implements SourceFetcher {
 
   async open(source: RequestSource, options: OpenOptions): Promise<Readable> {
     const attachment = this.check(source);
+    // Aborted when the reader gives up on the download (the decoder failed), as well as on a cancel.
+    const transfer = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, transfer.signal]) : transfer.signal;
     const response = await withRetries(
       async () => {
-        const reply = await fetch(attachment.url, { signal: options.signal, headers: this.headersFor(attachment) });
+        const reply = await fetch(attachment.url, { signal, headers: this.headersFor(attachment) });
         if (reply.status >= 500) throw Object.assign(new Error(`file host answered ${reply.status}`), { code: 'ECONNRESET' });
         return reply;
       },
@@ -56,21 +60,23 @@ export class AttachmentFetcher implements SourceFetcher {
       this.options.retry ?? { attempts: 3, firstDelayMs: 1000 },
       options.signal,
     ).catch((error: unknown) => {
-      throw isNetworkError(error) ? new UserError('attachment_unreachable', 'The uploaded file could not be downloaded; try again later.', { cause: error }) : error;
+      throw isNetworkError(error) ? unreachable(error) : error;
     });
     if (!response.ok || !response.body) throw new UserError('attachment_gone', `${attachment.filename} is no longer available (HTTP ${response.status}); upload it again.`);
     const total = Number(response.headers.get('content-length') ?? attachment.bytes) || attachment.bytes;
     if (total > MAX_ATTACHMENT_BYTES) throw tooBig(attachment.filename);
     let received = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        received += chunk.length;
-        if (received > MAX_ATTACHMENT_BYTES) return done(tooBig(attachment.filename));
+    return downloadStream(response.body as WebReadableStream<Uint8Array>, {
+      signal: options.signal,
+      abort: () => transfer.abort(),
+      onChunk: (bytes) => {
+        received += bytes;
+        if (received > MAX_ATTACHMENT_BYTES) throw tooBig(attachment.filename);
         options.onProgress?.(total > 0 ? Math.min(1, received / total) : 0);
-        done(null, chunk);
       },
+      // A connection reset halfway is as passing as one before the first byte: the job is retried.
+      explain: (error) => (isNetworkError(error) ? unreachable(error) : error),
     });
-    return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>).pipe(counter);
   }
 
   private check(source: RequestSource): Attachment {
@@ -85,6 +91,10 @@ export class AttachmentFetcher implements SourceFetcher {
   private headersFor(attachment: Attachment): Record<string, string> {
     return attachment.platform === 'slack' && this.options.slackBotToken ? { authorization: `Bearer ${this.options.slackBotToken}` } : {};
   }
+}
+
+function unreachable(cause: unknown): UserError {
+  return new UserError('attachment_unreachable', 'The uploaded file could not be downloaded; try again later.', { cause });
 }
 
 function tooBig(filename: string): UserError {

@@ -1,9 +1,10 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import ytdl from '@distube/ytdl-core';
 import type { RequestSource } from '../../core/db/entities/separation-request.js';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import type { OpenOptions, SourceFetcher, SourceInfo } from '../../core/sources.js';
+import { downloadStream } from './download-stream.js';
 import { isNetworkError, withRetries, type RetryPolicy } from './retry.js';
 
 /** The parts of ytdl-core's video details that decide whether a video can be separated. */
@@ -46,10 +47,21 @@ export class YouTubeFetcher implements SourceFetcher {
   async open(source: RequestSource, options: OpenOptions): Promise<Readable> {
     const info = await this.info(source, options.signal);
     const format = ytdl.chooseFormat(info.formats, { quality: 'highestaudio', filter: 'audioonly' });
-    const stream = ytdl.downloadFromInfo(info, { format, highWaterMark: 1 << 22 });
-    stream.on('progress', (_chunk: number, downloaded: number, total: number) => options.onProgress?.(total > 0 ? downloaded / total : 0));
-    options.signal?.addEventListener('abort', () => stream.destroy(options.signal?.reason as Error), { once: true });
-    return stream;
+    const download = ytdl.downloadFromInfo(info, { format, highWaterMark: 1 << 22 });
+    download.on('progress', (_chunk: number, downloaded: number, total: number) => options.onProgress?.(total > 0 ? downloaded / total : 0));
+    // ytdl takes no signal; its stream is ended by hand, and the listener goes with the stream.
+    const stop = (): void => void download.destroy();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    download.once('close', () => options.signal?.removeEventListener('abort', stop));
+    // ytdl reports a failed download as an 'error' event, possibly before anyone reads: pipeline
+    // listens from now on and hands the error to `body`, where the reader meets it.
+    const body = new PassThrough();
+    pipeline(download, body, () => undefined);
+    return downloadStream(body, {
+      signal: options.signal,
+      abort: stop,
+      explain: (error) => (isNetworkError(error) ? this.explain(error, info.videoDetails.videoId) : error),
+    });
   }
 
   private async info(source: RequestSource, signal?: AbortSignal): Promise<ytdl.videoInfo> {

@@ -17,7 +17,10 @@ export interface WorkerDeps {
   ffmpeg: string;
   session: SessionSettings;
   retentionDays: number;
+  /** This process's own temp folder (see process-temp-dir.ts). */
   tempDir: string;
+  /** Bytes every disk keeps free (DISK_MIN_FREE_MB). */
+  diskMinFreeBytes: number;
   logger: Logger;
 }
 

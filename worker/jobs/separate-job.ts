@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { Separation } from '../../core/db/entities/index.js';
 import { UserError } from '../../core/errors.js';
 import type { JobResult, SeparateJobData } from '../../core/queue/jobs.js';
@@ -26,11 +27,12 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
   const cancellation = watchCancellation(deps.em, data.separationId, queueSignal);
   const log = deps.logger.child({ separationId: data.separationId, jobId: job.id, attempt: job.attemptsMade + 1 });
   const prefix = `${separationPrefix(data.separationId)}/masters`;
+  let input: Readable | undefined;
   try {
     const resolved = await resolveModel(deps.modelsDir, { name: data.model });
     const model = await loadModel(resolved.path, deps.session, log, { sources: resolved.sources, sampleRate: resolved.sampleRate, segment: resolved.segment });
     report('downloading', 0);
-    const input = await fetcherFor(deps.fetchers, data.source).open(data.source, { signal: cancellation.signal, onProgress: (f) => report('downloading', f * DOWNLOAD_SHARE) });
+    input = await fetcherFor(deps.fetchers, data.source).open(data.source, { signal: cancellation.signal, onProgress: (f) => report('downloading', f * DOWNLOAD_SHARE) });
     // A retried attempt starts from clean masters: a killed worker may have left partial files.
     await deps.storage.removeTree(prefix);
     const keys = new Map<string, string>();
@@ -46,6 +48,8 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       },
       settings: { shifts: 1, overlap: 0.25, clip: 'rescale' },
       tempDir: deps.tempDir,
+      expectedSeconds: separation.durationSeconds,
+      diskReserveBytes: deps.diskMinFreeBytes,
       signal: cancellation.signal,
       onProgress: (p) => {
         if (p.stage === 'separate') report('separating', DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * 0.9 * p.fraction);
@@ -63,6 +67,8 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
     log.info({ durationSeconds: track.durationSeconds, totalMs: Math.round(track.timings.totalMs) }, 'separation stored');
     return { kind: 'separate', durationSeconds: track.durationSeconds, stems };
   } catch (error) {
+    // A job that failed before decoding began (the disk check) has not read the download: end it.
+    input?.destroy();
     await rm(deps.storage.pathOf(prefix), { recursive: true, force: true }).catch(() => undefined);
     throw cancellation.signal.aborted && cancellation.signal.reason instanceof UserError ? cancellation.signal.reason : error;
   } finally {

@@ -113,6 +113,28 @@ describe('decodeAudio', () => {
     expect((error as UserError).code).toBe('audio_undecodable');
   });
 
+  it('refuses a streamed non-audio file as undecodable even when ffmpeg gives up before reading all of it', async () => {
+    const text = Buffer.from('these are not the samples you are looking for\n'.repeat(1000));
+    const error = await decodeError(Readable.from((function* () {
+      for (let i = 0; i < 400; i++) yield text;
+    })()));
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).code).toBe('audio_undecodable');
+  });
+
+  it("fails with the input stream's own error when the input fails mid-way", async () => {
+    const file = path.join(dir, 'input-fails.flac');
+    await makeSine(tools.ffmpeg, file, { seconds: 20, rate: 44100, channels: 2, codecArgs: ['-c:a', 'flac'] });
+    const dropped = new UserError('attachment_unreachable', 'The uploaded file could not be downloaded; try again later.');
+    const input = createReadStream(file, { highWaterMark: 16 * 1024 });
+    let sent = 0;
+    input.on('data', (chunk) => {
+      sent += chunk.length;
+      if (sent > 64 * 1024) input.destroy(dropped);
+    });
+    expect(await decodeError(input)).toBe(dropped);
+  });
+
   it('refuses a file with no audio track as not audio', async () => {
     const file = path.join(dir, 'picture.png');
     const { execFile } = await import('node:child_process');

@@ -204,4 +204,24 @@ describe('stembot separate, bad input', () => {
     expect(result.stderr).toMatch(/^stembot: .*(output folder|cannot be written|Cannot create)/im);
     noStack(result.stderr);
   });
+
+  it('a disk without room for the track beside DISK_MIN_FREE_MB: refused for the length the file states, before anything is written, naming the folders', async () => {
+    await exec(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=10', '-ac', '2', '-ar', String(RATE), path.join(work.dir, 'ten.wav')]);
+    const temp = path.join(work.dir, 'cli-temp');
+    // 10^12 MB is more than any disk holds, so no track can leave that much free.
+    const run = runStembot(['separate', '--model-file', model, '-o', 'roomless', 'ten.wav'], {
+      cwd: work.dir,
+      env: { MODELS_DIR: path.join(work.dir, 'models'), ONNX_DEVICE: 'cpu', LOG_LEVEL: 'warn', TEMP_DIR: temp, DISK_MIN_FREE_MB: '1000000000000' },
+    });
+    expect((await run.exited).code).toBe(1);
+    const stderr = run.stderr().split('\n').filter((line) => line.startsWith('stembot:'));
+    expect(stderr).toHaveLength(1);
+    expect(stderr[0]).toMatch(new RegExp(`^stembot: ten\\.wav: Not enough disk space in ${temp}/[^ ]+ and ${path.join(work.dir, 'roomless', 'good', 'ten')}: this track needs about \\d+ MB there`));
+    // Checked for the 10 s ffprobe reads from the file, before the decoder's first block.
+    const warnings = run.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string; frames: number });
+    expect(warnings.map((line) => [line.msg, line.frames])).toEqual([['not enough disk space for the track', 10 * RATE]]);
+    expect(await readdir(path.join(work.dir, 'roomless', 'good'))).toEqual([]);
+    // The run's own temp folder went with it.
+    expect(await readdir(temp)).toEqual([]);
+  });
 });

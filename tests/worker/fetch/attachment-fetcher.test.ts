@@ -1,11 +1,15 @@
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestSource } from '../../../core/db/entities/separation-request.js';
+import { UserError } from '../../../core/errors.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
+import { FaultyFileHost } from '../../support/faulty-file-host.js';
 import { makeSong } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 import { rejectsWithUserError } from '../../support/user-error.js';
@@ -73,5 +77,54 @@ describe('attachments', () => {
   it('refuses a file that is not audio, and one that is gone', async () => {
     expect((await rejectsWithUserError(fetcher.inspect(upload('2/notes.mp3')))).message).toMatch(/^notes\.mp3: /);
     expect((await rejectsWithUserError(fetcher.open(upload('3/gone.mp3'), {}))).code).toBe('attachment_gone');
+  });
+});
+
+describe('attachments that fail mid-download', () => {
+  let files: FaultyFileHost;
+  let faulty: AttachmentFetcher;
+  beforeAll(async () => {
+    files = await FaultyFileHost.start({ '/attachments/4/reset.mp3': { bytes: songBytes, serving: 'reset' }, '/attachments/5/slow.mp3': { bytes: songBytes, serving: 'trickle' } });
+    faulty = new AttachmentFetcher({ ffprobe: 'ffprobe', logger: captureLogger('silent').logger, extraHosts: { discord: [files.host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+  });
+  afterAll(async () => files.close());
+
+  const faultyUpload = (file: string): RequestSource => ({ kind: 'attachment', platform: 'discord', url: files.url(`/attachments/${file}`), filename: path.basename(file), bytes: songBytes.length });
+  const readAll = async (stream: Readable): Promise<unknown> => {
+    try {
+      for await (const _chunk of stream) {
+        // draining
+      }
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
+  it('fails the stream with a retry-later UserError when the host resets the connection', async () => {
+    const error = await readAll(await faulty.open(faultyUpload('4/reset.mp3'), {}));
+    expect(error).toBeInstanceOf(UserError);
+    expect(error).toMatchObject({ code: 'attachment_unreachable', message: 'The uploaded file could not be downloaded; try again later.' });
+  });
+
+  it('fails the stream with the cancel and ends the transfer when the job is cancelled mid-download', async () => {
+    const controller = new AbortController();
+    const cancel = new UserError('cancelled', 'This separation was cancelled.');
+    const transfer = files.nextTransfer('/attachments/5/slow.mp3');
+    let downloading: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (downloading = resolve));
+    const reading = readAll(await faulty.open(faultyUpload('5/slow.mp3'), { signal: controller.signal, onProgress: () => downloading() }));
+    await started;
+    controller.abort(cancel);
+    expect(await reading).toBe(cancel);
+    expect(await (await transfer).closed).toEqual({ completed: false });
+  });
+
+  it('ends the transfer when the reader gives up on the stream', async () => {
+    const transfer = files.nextTransfer('/attachments/5/slow.mp3');
+    const stream = await faulty.open(faultyUpload('5/slow.mp3'), {});
+    await once(stream, 'data');
+    stream.destroy();
+    expect(await (await transfer).closed).toEqual({ completed: false });
   });
 });
