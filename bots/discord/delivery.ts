@@ -9,8 +9,16 @@ import { renderResult } from './render/result.js';
 export const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
 /** How often the outbox is looked at besides the wake-ups core's updates give. */
 const POLL_MS = 2000;
-/** A claim outlives any upload; a replica that dies mid-post releases its rows after this. */
-const LEASE_MS = 120_000;
+/**
+ * How long a claim holds unless renewed: a replica that dies mid-post releases its rows after this.
+ * A live one renews its claims every third of it for as long as an upload takes.
+ */
+const LEASE_MS = 15_000;
+
+/** Discord nonces are at most 25 characters: the delivery's id, without its dashes, cut to fit. */
+function deliveryNonce(deliveryId: string): string {
+  return deliveryId.replaceAll('-', '').slice(0, 25);
+}
 
 /**
  * Posts finished requests from the outbox into Discord: results with their stems attached, or
@@ -73,7 +81,18 @@ export class DiscordDelivery {
     }
   }
 
-  private async deliver({ deliveryId, request }: ClaimedDelivery): Promise<void> {
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const renewal = setInterval(() => {
+      this.core.outbox.renew(delivery.deliveryId, this.claimer, LEASE_MS).catch((error: unknown) => this.logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'could not renew a delivery claim'));
+    }, LEASE_MS / 3);
+    try {
+      await this.post(delivery);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  private async post({ deliveryId, request, attempts }: ClaimedDelivery): Promise<void> {
     const log = this.logger.child({ requestId: request.id, deliveryId });
     const message = this.messages.parse(request.platformMessage);
     if (!message) {
@@ -84,16 +103,19 @@ export class DiscordDelivery {
     const title = request.separation?.title ?? 'Your track';
     try {
       const inChannel = !this.messages.tokenUsable(message) || message.channelMessageId !== undefined;
+      const files = request.files.map((file) => ({ name: file.storageKey.split('/').pop() ?? file.name, path: this.core.storage.pathOf(file.storageKey), bytes: file.bytes }));
       const payload =
         request.state === 'completed'
-          ? renderResult({
-              title,
-              files: request.files.map((file) => ({ name: file.storageKey.split('/').pop() ?? file.name, path: this.core.storage.pathOf(file.storageKey), bytes: file.bytes })),
-              limitBytes: request.options.maxFileBytes ?? DEFAULT_ATTACHMENT_LIMIT,
-              mention: inChannel ? `<@${request.userId}>` : undefined,
-            })
+          ? renderResult({ title, files, limitBytes: request.options.maxFileBytes ?? DEFAULT_ATTACHMENT_LIMIT, mention: inChannel ? `<@${request.userId}>` : undefined })
           : { content: `**${title}** could not be separated: ${request.errorMessage ?? 'something went wrong'}`, components: [] };
-      await this.messages.show(message, payload);
+      // A claim taken over from a poster that died may find its work already done.
+      const attached = (payload.files ?? []).map((file) => (file as { name?: string }).name ?? '');
+      if (attempts > 0 && attached.length > 0 && (await this.messages.replyCarries(message, attached).catch(() => false))) {
+        await this.core.outbox.complete(deliveryId, this.claimer);
+        log.info('an earlier attempt had delivered this already');
+        return;
+      }
+      await this.messages.show(message, payload, { nonce: deliveryNonce(deliveryId) });
       await this.core.outbox.complete(deliveryId, this.claimer);
       log.info({ state: request.state }, 'delivered to Discord');
     } catch (error) {

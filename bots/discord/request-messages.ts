@@ -63,9 +63,10 @@ export class RequestMessages {
 
   /**
    * Edits the request's message in place; returns the updated platform message (its ids may be
-   * new). Every edit of one request goes through here, so they reach Discord in order.
+   * new). Every edit of one request goes through here, so they reach Discord in order. A `nonce`
+   * makes a message the bot has to post anew safe to send twice: Discord returns the first one.
    */
-  async show(message: DiscordMessage, payload: BaseMessageOptions): Promise<DiscordMessage> {
+  async show(message: DiscordMessage, payload: BaseMessageOptions, options: { nonce?: string } = {}): Promise<DiscordMessage> {
     if (!message.channelMessageId && this.tokenUsable(message)) {
       const edited = await this.webhookFor(message).editMessage('@original', payload);
       return message.messageId ? message : { ...message, messageId: edited.id };
@@ -79,8 +80,19 @@ export class RequestMessages {
         return message;
       }
     }
-    const sent = await channel.send(payload);
+    const sent = await channel.send(options.nonce ? { ...payload, nonce: options.nonce, enforceNonce: true } : payload);
     return { ...message, channelMessageId: sent.id };
+  }
+
+  /**
+   * Whether the interaction's reply already carries exactly these files: a delivery whose poster
+   * died after Discord took the upload, but before it could say so, is not posted a second time.
+   */
+  async replyCarries(message: DiscordMessage, fileNames: string[]): Promise<boolean> {
+    if (message.channelMessageId || !this.tokenUsable(message)) return false;
+    const reply = await this.webhookFor(message).fetchMessage('@original');
+    const shown = reply.attachments.map((attachment) => attachment.filename).sort();
+    return fileNames.length > 0 && JSON.stringify(shown) === JSON.stringify([...fileNames].sort());
   }
 
   /** Tells the requester, in the last reply that still works, that the channel is closed to the bot. */

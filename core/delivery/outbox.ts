@@ -48,6 +48,15 @@ export class Outbox {
     });
   }
 
+  /** Extends a claim that is still this claimer's (a long upload); false when it was lost meanwhile. */
+  async renew(deliveryId: string, claimer: string, leaseMs: number): Promise<boolean> {
+    const rows = await this.em.fork().execute<{ id: string }[]>(
+      `update delivery set claimed_until = now() + (? * interval '1 millisecond') where id = ? and state = 'claimed' and claimed_by = ? returning id`,
+      [leaseMs, deliveryId, claimer],
+    );
+    return rows.length > 0;
+  }
+
   /** Marks a claimed delivery posted; false when the claim was lost to another replica meanwhile. */
   async complete(deliveryId: string, claimer: string): Promise<boolean> {
     const changed = await this.em.fork().nativeUpdate(Delivery, { id: deliveryId, state: 'claimed', claimedBy: claimer }, { state: 'done', deliveredAt: new Date(), claimedUntil: null });

@@ -51,6 +51,8 @@ export interface StoredMessage {
   createdAt: number;
   editedAt?: number;
   deleted: boolean;
+  /** The nonce the message was created with, when the sender gave one. */
+  nonce?: string;
   /** Every state the message went through, first to last. */
   revisions: MessageRevision[];
 }

@@ -103,12 +103,22 @@ function requireBotPermissions(state: FakeState, ctx: RouteContext, needed: bigi
   return found;
 }
 
+/** Discord checks an enforced nonce against the author's messages of "the past few minutes". */
+const NONCE_WINDOW_MS = 5 * 60_000;
+
 function createChannelMessage(state: FakeState, ctx: RouteContext): RouteResult {
   const needed = Permission.sendMessages | (ctx.request.files.length > 0 ? Permission.attachFiles : 0n);
   const { guild, channel } = requireBotPermissions(state, ctx, needed);
+  const { nonce, enforce_nonce: enforceNonce } = (ctx.request.json ?? {}) as { nonce?: string | number; enforce_nonce?: boolean };
+  if (nonce !== undefined && enforceNonce) {
+    const earlier = [...state.messages.values()].find((m) => m.nonce === String(nonce) && m.authorId === state.bot.id && m.channelId === channel.id && ctx.request.at - m.createdAt < NONCE_WINDOW_MS);
+    // The same message again, not a second one: that is what makes a retried send safe.
+    if (earlier) return ok(apiMessage(state, earlier));
+  }
   const body = readMessageBody(ctx.request.json);
   checkMessageBody(body, ctx.request.files, state.limits);
   const message = state.createMessage({ channelId: channel.id, guildId: guild.id, authorId: state.bot.id, flags: 0 }, body, state.storeUploads(body, ctx.request.files));
+  if (nonce !== undefined) message.nonce = String(nonce);
   return ok(apiMessage(state, message));
 }
 
