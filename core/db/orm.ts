@@ -32,6 +32,15 @@ export async function openOrm(options: { databaseUrl: string; logger: Logger; po
       snapshot: false,
     },
     logger: (message) => log.debug(message),
+    // knex, under MikroORM, reports dropped connections (a database restart) with console.warn.
+    driverOptions: {
+      log: {
+        warn: (message: unknown) => log.warn({ detail: String(message) }, 'database connection warning'),
+        error: (message: unknown) => log.error({ detail: String(message) }, 'database connection error'),
+        deprecate: (method: unknown, alternative: unknown) => log.debug({ method, alternative }, 'deprecated database call'),
+        debug: (message: unknown) => log.debug({ detail: String(message) }, 'database debug'),
+      },
+    },
     debug: false,
     allowGlobalContext: false,
   });
