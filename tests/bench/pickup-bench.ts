@@ -1,13 +1,15 @@
 /**
  * `npm run bench:pickup`: time from `core.submit` returning to an idle worker picking the job up
- * (the job's `processedOn`), on Redis and on BullMQ's PostgreSQL backend, measured in one run.
+ * (the job's `processedOn`), on each deployment a user can choose (the embedded default, PostgreSQL
+ * alone, PostgreSQL + Redis), measured in one run. The harness runs the relay with the retention
+ * scheduler, as `stembot start` does, so its delayed job is queued while the workers idle.
  * Needs the test services (PostgreSQL on 5432, Redis on 6379).
  */
 import path from 'node:path';
 import { SeparationRequest } from '../../core/db/entities/index.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { LocalVideoSource } from '../support/local-sources.js';
-import { isFinalUpdate, makeSong, startHarness, waitForUpdate } from '../support/stembot-harness.js';
+import { DEPLOYMENTS, isFinalUpdate, makeSong, startHarness, waitForUpdate, type Deployment } from '../support/stembot-harness.js';
 import { makeTempDir } from '../support/services.js';
 
 const RUNS = 20;
@@ -23,7 +25,7 @@ interface Sample {
   fromEnqueue: number;
 }
 
-async function measure(backend: 'redis' | 'postgres', song: string): Promise<Sample[]> {
+async function measure(backend: Deployment, song: string): Promise<Sample[]> {
   const ids = Array.from({ length: RUNS }, (_, i) => `pick${String(i).padStart(7, '0')}`);
   const harness = await startHarness({
     backend,
@@ -56,7 +58,7 @@ const temp = await makeTempDir('stembot-pickup-');
 try {
   const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
   const song = await makeSong(ffmpeg, path.join(temp.dir, 'song.mp3'), 2);
-  for (const backend of ['redis', 'postgres'] as const) {
+  for (const backend of DEPLOYMENTS) {
     const samples = await measure(backend, song);
     for (const key of ['fromSubmit', 'fromEnqueue'] as const) {
       const sorted = samples.map((sample) => sample[key]).sort((a, b) => a - b);

@@ -49,19 +49,32 @@ export interface Harness {
   dir: string;
   /** Starts a worker in this process, as the settings say (JOB_LOCK_SECONDS short lets it take over a dead worker's job quickly). */
   startWorker(): Promise<RoleHandle>;
+  /** Stops the relay role (as a crashed or restarting relay process would be gone)... */
+  stopRelay(): Promise<void>;
+  /** ...and starts it again, as a relay process coming back would. */
+  startRelay(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * The real core, relay and worker in this process, on real PostgreSQL and Redis (or BullMQ's
- * PostgreSQL backend), with the test model installed and YouTube replaced by `fetchers`.
+ * The three deployments a user can choose: `embedded` is nothing configured (PGlite in DATA_DIR with
+ * BullMQ's PostgreSQL backend on it), `postgres` is DATABASE_URL alone (the queue in PostgreSQL
+ * too), `redis` is DATABASE_URL and REDIS_URL.
  */
-export async function startHarness(options: { backend: 'redis' | 'postgres'; fetchers: (ffprobe: string) => SourceFetchers; env?: Record<string, string>; worker?: boolean }): Promise<Harness> {
-  const database = await createTestDatabase();
+export const DEPLOYMENTS = ['embedded', 'postgres', 'redis'] as const;
+export type Deployment = (typeof DEPLOYMENTS)[number];
+
+/**
+ * The real core, relay (with the retention scheduler, as `stembot start` runs it) and worker in
+ * this process, on the chosen deployment, with the test model installed and YouTube replaced by
+ * `fetchers`.
+ */
+export async function startHarness(options: { backend: Deployment; fetchers: (ffprobe: string) => SourceFetchers; env?: Record<string, string>; worker?: boolean }): Promise<Harness> {
+  const database = options.backend === 'embedded' ? undefined : await createTestDatabase();
   const temp = await makeTempDir('stembot-harness-');
   const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
   const env: Record<string, string> = {
-    DATABASE_URL: database.url,
+    ...(database ? { DATABASE_URL: database.url } : {}),
     ...(options.backend === 'redis' ? { REDIS_URL } : {}),
     QUEUE_NAMESPACE: uniqueNamespace(),
     DATA_DIR: temp.dir,
@@ -77,7 +90,10 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
   const fetchers = options.fetchers(ffprobe);
   const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
   const storage = new LocalStorage(config.storageDir);
-  const roles: RoleHandle[] = [await startRelayRole(runtime, logger, [core.recorder.onEvent])];
+  const roles: RoleHandle[] = [];
+  const relayRole = () => startRelayRole(runtime, logger, { listeners: [core.recorder.onEvent], reconciler: core.reconciler });
+  let relay: RoleHandle | undefined = await relayRole();
+  await core.scheduleRetention();
   const startWorker = async () => {
     const role = await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: 1000 });
     roles.push(role);
@@ -94,11 +110,19 @@ export async function startHarness(options: { backend: 'redis' | 'postgres'; fet
     ffmpeg,
     dir: temp.dir,
     startWorker,
+    async stopRelay() {
+      await relay?.stop();
+      relay = undefined;
+    },
+    async startRelay() {
+      relay ??= await relayRole();
+    },
     async stop() {
       for (const role of roles.reverse()) await role.stop();
+      await relay?.stop();
       await core.close();
       await runtime.close();
-      await database.drop();
+      await database?.drop();
       await temp.remove();
     },
   };

@@ -162,6 +162,55 @@ describe('fake Discord with the real discord.js client', () => {
     expect(fake.channelMessages(GENERAL)).toEqual([]);
   });
 
+  it('sends an uploaded file slowly when throttled, and cuts it off mid-way when told to, recording each download', async () => {
+    const bytes = Buffer.alloc(40_000, 7);
+    const song = fake.registerAttachment('song.mp3', bytes, 'audio/mpeg');
+    fake.throttleDownloads(200_000);
+    const slow = fetch(song.url).then(async (reply) => Buffer.from(await reply.arrayBuffer()));
+    // Caught in the middle: some bytes out, not all.
+    await fake.waitFor(() => fake.downloads.find((d) => d.state === 'sending' && d.sent > 0 && d.sent < d.total));
+    expect((await slow).equals(bytes)).toBe(true);
+    fake.throttleDownloads(undefined);
+    fake.cutDownloadsAfter(10_000);
+    const reply = await fetch(song.url);
+    await expect(reply.arrayBuffer()).rejects.toThrow();
+    expect(fake.downloads.map((d) => [d.state, d.sent])).toEqual([['done', 40_000], ['cut', 10_000]]);
+  });
+
+  it('posts a channel message sent twice with the same enforced nonce once, as Discord does', async () => {
+    const channel = (await client.channels.fetch(GENERAL)) as TextChannel;
+    const first = await channel.send({ content: 'stems', nonce: 'delivery1', enforceNonce: true, allowedMentions: { parse: [] } });
+    const again = await channel.send({ content: 'stems', nonce: 'delivery1', enforceNonce: true, allowedMentions: { parse: [] } });
+    expect(again.id).toBe(first.id);
+    expect(fake.channelMessages(GENERAL).map((m) => m.content)).toEqual(['stems']);
+  });
+
+  it('holds a matching request unanswered until released, and drops it unacted when its client goes away', async () => {
+    const channel = (await client.channels.fetch(GENERAL)) as TextChannel;
+    const hold = fake.holdRequests((request) => request.method === 'POST' && request.path === `/channels/${GENERAL}/messages`);
+    const sent = channel.send({ content: 'held', allowedMentions: { parse: [] } });
+    await hold.waitForHeld();
+    expect(fake.channelMessages(GENERAL)).toEqual([]);
+    hold.release();
+    expect((await sent).content).toBe('held');
+    expect(fake.channelMessages(GENERAL).map((m) => m.content)).toEqual(['held']);
+
+    const second = fake.holdRequests((request) => request.method === 'POST');
+    const abort = new AbortController();
+    const dropped = fetch(`${fake.url}/api/v10/channels/${GENERAL}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bot ${fake.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'never' }),
+      signal: abort.signal,
+    }).catch(() => undefined);
+    const held = await second.waitForHeld();
+    abort.abort();
+    await dropped;
+    await fake.waitFor(() => held.status === 499 || undefined);
+    second.release();
+    expect(fake.channelMessages(GENERAL).map((m) => m.content)).toEqual(['held']);
+  });
+
   it('answers a first callback after 3 s with 10062 Unknown interaction and records the violation', async () => {
     const handled = handleNext(async (i) => {
       clock.advance(3_001);

@@ -6,7 +6,7 @@ import { type DropMode, FakeGateway, type GatewayStats } from './gateway.js';
 import { matchRoute, readBody, type RecordedRequest, type Route, sendError, sendJson } from './http.js';
 import { buildInteraction, type FakeInteraction, type InteractionSpec } from './interactions.js';
 import { MessageFlag, type StoredAttachment, type StoredMessage } from './messages.js';
-import { type RateLimitRule, RateLimiter } from './rate-limits.js';
+import { bucketHeaders, type RateLimitRule, RateLimiter } from './rate-limits.js';
 import { botRoutes } from './routes-bot.js';
 import { interactionRoutes } from './routes-interactions.js';
 import { FakeState, type StoredCommand, type Violation } from './state.js';
@@ -14,6 +14,27 @@ import { apiGuildCreate, apiUser, defaultGuild, type FakeGuild, type FakeUser } 
 
 const API_PREFIX = '/api/v10';
 const MIB = 1024 * 1024;
+/** A throttled download sends a slice this often. */
+const TRICKLE_EVERY_MS = 50;
+
+/** One download of an uploaded file from the fake's CDN, as it goes. */
+export interface AttachmentDownload {
+  attachmentId: string;
+  userAgent: string;
+  sent: number;
+  total: number;
+  /** `done`: every byte went out; `cut`: the client went away first. */
+  state: 'sending' | 'done' | 'cut';
+}
+
+/** A request the fake holds, unanswered, until the test lets it go (or its client disappears). */
+interface HeldRequest {
+  predicate: (request: RecordedRequest) => boolean;
+  /** `before`: Discord has not acted on it yet; `after`: it has, only the answer is held back. */
+  acted: 'before' | 'after';
+  held: { request: RecordedRequest; release: () => void }[];
+  released: boolean;
+}
 
 export interface FakeDiscordOptions {
   /** Default: a TestClock (real time plus what the test advances). */
@@ -50,6 +71,11 @@ export class FakeDiscord {
   private readonly gateway: FakeGateway;
   private readonly rateLimiter = new RateLimiter();
   private readonly routes: Route[];
+  /** Every download of an uploaded file, in arrival order. */
+  readonly downloads: AttachmentDownload[] = [];
+  private downloadBytesPerSecond?: number;
+  private downloadCutAfter?: number;
+  private readonly holds: HeldRequest[] = [];
 
   private constructor(private readonly server: Server, options: FakeDiscordOptions) {
     const { port } = server.address() as AddressInfo;
@@ -159,6 +185,39 @@ export class FakeDiscord {
     return this.state.waitFor(() => this.gateway.ready).then(() => undefined);
   }
 
+  /** Uploaded files are sent at this rate from now on (undefined: at once), so a download can be caught in the middle. */
+  throttleDownloads(bytesPerSecond: number | undefined): void {
+    this.downloadBytesPerSecond = bytesPerSecond;
+  }
+
+  /** Downloads of uploaded files, running ones included, are cut (the connection reset) once past this many bytes (undefined: never). */
+  cutDownloadsAfter(bytes: number | undefined): void {
+    this.downloadCutAfter = bytes;
+  }
+
+  /**
+   * REST requests matching `predicate` are read in full and then held, as if Discord were still
+   * busy with an upload: before Discord acts on them (a held request whose client goes away is
+   * dropped, never acted on), or with `acted: 'after'` once it has and only the answer is held
+   * back. `release` lets them (and later ones) through.
+   */
+  holdRequests(predicate: (request: RecordedRequest) => boolean, acted: 'before' | 'after' = 'before'): { waitForHeld(): Promise<RecordedRequest>; release(): void } {
+    const hold: HeldRequest = { predicate, acted, held: [], released: false };
+    this.holds.push(hold);
+    return {
+      waitForHeld: () => this.state.waitFor(() => hold.held[0]?.request),
+      release: () => {
+        hold.released = true;
+        for (const entry of hold.held.splice(0)) entry.release();
+        this.holds.splice(this.holds.indexOf(hold), 1);
+      },
+    };
+  }
+
+  waitFor<T>(check: () => T | undefined): Promise<T> {
+    return this.state.waitFor(check);
+  }
+
   waitForRequest(predicate: (request: RecordedRequest) => boolean): Promise<RecordedRequest> {
     return this.state.waitFor(() => this.state.requests.find((r) => r.status !== undefined && predicate(r)));
   }
@@ -191,7 +250,7 @@ export class FakeDiscord {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     if (req.method === 'GET' && url.pathname.startsWith('/attachments/')) {
-      this.serveAttachment(url.pathname, res);
+      this.serveAttachment(url.pathname, req, res);
       return;
     }
     const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) : url.pathname;
@@ -222,9 +281,15 @@ export class FakeDiscord {
         throw DiscordErrors.notFound();
       }
       if (match.route.auth && req.headers.authorization !== `Bot ${this.token}`) throw DiscordErrors.unauthorized();
+      if (!(await this.passHolds(record, res, 'before'))) {
+        record.status = 499; // nginx's "client closed request": Discord never acted on it
+        return;
+      }
       const result = await match.route.handle({ request: record, params: match.params });
       record.status = result.status;
-      sendJson(res, result.status, result.body);
+      // Acted on, but the answer never reached the client: it cannot tell the two apart.
+      if (!(await this.passHolds(record, res, 'after'))) return;
+      sendJson(res, result.status, result.body, bucketHeaders(record));
     } catch (error) {
       const discordError = error instanceof DiscordHttpError ? error : new DiscordHttpError(500, 0, `fake-discord: ${String(error)}`);
       record.status = discordError.status;
@@ -235,14 +300,58 @@ export class FakeDiscord {
     }
   }
 
-  private serveAttachment(pathname: string, res: ServerResponse): void {
+  /** Resolves true once no hold applies to the request, false when its client went away while held. */
+  private async passHolds(record: RecordedRequest, res: ServerResponse, acted: 'before' | 'after'): Promise<boolean> {
+    const hold = this.holds.find((h) => !h.released && h.acted === acted && h.predicate(record));
+    if (!hold) return true;
+    return new Promise<boolean>((resolve) => {
+      const entry = { request: record, release: () => resolve(!res.destroyed) };
+      hold.held.push(entry);
+      this.state.notify();
+      res.once('close', () => {
+        if (!res.writableEnded) resolve(false);
+      });
+    });
+  }
+
+  private serveAttachment(pathname: string, req: IncomingMessage, res: ServerResponse): void {
     const id = pathname.split('/')[2] ?? '';
     const attachment = this.state.attachments.get(id);
     if (!attachment) {
       sendError(res, DiscordErrors.notFound());
       return;
     }
-    res.writeHead(200, { 'content-type': attachment.contentType, 'content-length': attachment.bytes.length }).end(attachment.bytes);
+    const { bytes } = attachment;
+    const download: AttachmentDownload = { attachmentId: id, userAgent: String(req.headers['user-agent'] ?? ''), sent: 0, total: bytes.length, state: 'sending' };
+    this.downloads.push(download);
+    res.on('close', () => {
+      if (download.state === 'sending') download.state = 'cut';
+      this.state.notify();
+    });
+    res.writeHead(200, { 'content-type': attachment.contentType, 'content-length': bytes.length });
+    const rate = this.downloadBytesPerSecond;
+    const slice = rate === undefined ? bytes.length : Math.max(1, Math.floor((rate * TRICKLE_EVERY_MS) / 1000));
+    const sendNext = () => {
+      if (res.destroyed) return;
+      // Read at every slice, so a cut ordered mid-download applies to downloads already running.
+      const cutAfter = this.downloadCutAfter;
+      if (cutAfter !== undefined && download.sent >= cutAfter) {
+        download.state = 'cut';
+        res.socket?.resetAndDestroy();
+        return;
+      }
+      const chunk = bytes.subarray(download.sent, Math.min(download.sent + slice, cutAfter ?? Infinity));
+      download.sent += chunk.length;
+      this.state.notify();
+      if (download.sent >= bytes.length) {
+        download.state = 'done';
+        res.end(chunk);
+        return;
+      }
+      res.write(chunk);
+      setTimeout(sendNext, TRICKLE_EVERY_MS);
+    };
+    sendNext();
   }
 }
 

@@ -1,0 +1,3 @@
+import { discordEndToEnd } from './discord-suite.js';
+
+discordEndToEnd('postgres');
