@@ -4,12 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestSource } from '../../../core/db/entities/separation-request.js';
 import { UserError } from '../../../core/errors.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
-import { FaultyFileHost } from '../../support/faulty-file-host.js';
+import { FakeDiscord } from '../../support/fake-discord/index.js';
 import { makeSong } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 import { rejectsWithUserError } from '../../support/user-error.js';
@@ -81,15 +81,26 @@ describe('attachments', () => {
 });
 
 describe('attachments that fail mid-download', () => {
-  let files: FaultyFileHost;
+  /** The platform's file host: its downloads can be slowed down and cut off. */
+  let files: FakeDiscord;
   let faulty: AttachmentFetcher;
   beforeAll(async () => {
-    files = await FaultyFileHost.start({ '/attachments/4/reset.mp3': { bytes: songBytes, serving: 'reset' }, '/attachments/5/slow.mp3': { bytes: songBytes, serving: 'trickle' } });
-    faulty = new AttachmentFetcher({ ffprobe: 'ffprobe', logger: captureLogger('silent').logger, extraHosts: { discord: [files.host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+    files = await FakeDiscord.start();
+    faulty = new AttachmentFetcher({ ffprobe: 'ffprobe', logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+  });
+  afterEach(() => {
+    files.throttleDownloads(undefined);
+    files.cutDownloadsAfter(undefined);
   });
   afterAll(async () => files.close());
 
-  const faultyUpload = (file: string): RequestSource => ({ kind: 'attachment', platform: 'discord', url: files.url(`/attachments/${file}`), filename: path.basename(file), bytes: songBytes.length });
+  const faultyUpload = (): { source: RequestSource; downloads: () => string[] } => {
+    const attachment = files.registerAttachment('song.mp3', songBytes, 'audio/mpeg');
+    return {
+      source: { kind: 'attachment', platform: 'discord', url: attachment.url, filename: attachment.filename, bytes: songBytes.length },
+      downloads: () => files.downloads.filter((d) => d.attachmentId === attachment.id).map((d) => d.state),
+    };
+  };
   const readAll = async (stream: Readable): Promise<unknown> => {
     try {
       for await (const _chunk of stream) {
@@ -100,31 +111,36 @@ describe('attachments that fail mid-download', () => {
     }
     return undefined;
   };
+  /** The download stopped without its last byte. */
+  const cutOff = (upload: { downloads: () => string[] }) => files.waitFor(() => (upload.downloads()[0] === 'cut' ? true : undefined));
 
   it('fails the stream with a retry-later UserError when the host resets the connection', async () => {
-    const error = await readAll(await faulty.open(faultyUpload('4/reset.mp3'), {}));
+    files.cutDownloadsAfter(songBytes.length >> 1);
+    const error = await readAll(await faulty.open(faultyUpload().source, {}));
     expect(error).toBeInstanceOf(UserError);
     expect(error).toMatchObject({ code: 'attachment_unreachable', message: 'The uploaded file could not be downloaded; try again later.' });
   });
 
   it('fails the stream with the cancel and ends the transfer when the job is cancelled mid-download', async () => {
+    files.throttleDownloads(20_000);
+    const slow = faultyUpload();
     const controller = new AbortController();
     const cancel = new UserError('cancelled', 'This separation was cancelled.');
-    const transfer = files.nextTransfer('/attachments/5/slow.mp3');
     let downloading: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (downloading = resolve));
-    const reading = readAll(await faulty.open(faultyUpload('5/slow.mp3'), { signal: controller.signal, onProgress: () => downloading() }));
+    const reading = readAll(await faulty.open(slow.source, { signal: controller.signal, onProgress: () => downloading() }));
     await started;
     controller.abort(cancel);
     expect(await reading).toBe(cancel);
-    expect(await (await transfer).closed).toEqual({ completed: false });
+    await cutOff(slow);
   });
 
   it('ends the transfer when the reader gives up on the stream', async () => {
-    const transfer = files.nextTransfer('/attachments/5/slow.mp3');
-    const stream = await faulty.open(faultyUpload('5/slow.mp3'), {});
+    files.throttleDownloads(20_000);
+    const slow = faultyUpload();
+    const stream = await faulty.open(slow.source, {});
     await once(stream, 'data');
     stream.destroy();
-    expect(await (await transfer).closed).toEqual({ completed: false });
+    await cutOff(slow);
   });
 });

@@ -8,7 +8,7 @@ import { separationPrefix } from '../../../core/storage.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
 import { runScript, waitForOutput } from '../../support/cli.js';
-import { FaultyFileHost } from '../../support/faulty-file-host.js';
+import { FakeDiscord } from '../../support/fake-discord/index.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 import { isFinalUpdate, makeSong, startHarness, waitForUpdate, type Harness } from '../../support/stembot-harness.js';
 
@@ -46,19 +46,15 @@ async function ledger(harness: Harness, requestId: string): Promise<string[]> {
 
 describe('an upload that fails while it downloads', () => {
   let harness: Harness;
-  let files: FaultyFileHost;
+  /** The platform's file host: its downloads can be slowed down and cut off. */
+  let files: FakeDiscord;
+  let songBytes: Buffer;
   let tempRoot: string;
   let leftByKilledWorker: string;
-  let bytes: number;
 
   beforeAll(async () => {
-    const songBytes = await readFile(song);
-    bytes = songBytes.length;
-    files = await FaultyFileHost.start({
-      '/attachments/1/slow.mp3': { bytes: songBytes, serving: 'trickle' },
-      '/attachments/2/reset.mp3': { bytes: songBytes, serving: 'reset' },
-      '/attachments/3/song.mp3': { bytes: songBytes, serving: 'whole' },
-    });
+    songBytes = await readFile(song);
+    files = await FakeDiscord.start();
     tempRoot = path.join(songs.dir, 'temp');
     const killed = runScript('./temp-dir-process.ts', [tempRoot], {});
     await waitForOutput(killed, 'claimed ');
@@ -69,7 +65,7 @@ describe('an upload that fails while it downloads', () => {
       backend: 'redis',
       env: { TEMP_DIR: tempRoot },
       fetchers: (ffprobe) => {
-        const attachments = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [files.host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+        const attachments = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] }, retry: { attempts: 1, firstDelayMs: 10 } });
         return { youtube: attachments, attachment: attachments };
       },
     });
@@ -79,7 +75,14 @@ describe('an upload that fails while it downloads', () => {
     await files.close();
   });
 
-  const upload = (file: string): SubmitInput['source'] => ({ kind: 'attachment', platform: 'discord', url: files.url(`/attachments/${file}`), filename: path.basename(file), bytes });
+  /** A fresh upload of the song; its worker downloads are the ones ffprobe (Lavf, at submit) did not make. */
+  const upload = (): { source: SubmitInput['source']; workerDownloads: () => { state: string }[] } => {
+    const attachment = files.registerAttachment('song.mp3', songBytes, 'audio/mpeg');
+    return {
+      source: { kind: 'attachment', platform: 'discord', url: attachment.url, filename: attachment.filename, bytes: songBytes.length },
+      workerDownloads: () => files.downloads.filter((d) => d.attachmentId === attachment.id && !d.userAgent.includes('Lavf')),
+    };
+  };
 
   /** The worker's own temp folder is all that is left under TEMP_DIR, and it is empty. */
   async function expectNoTempFiles(): Promise<void> {
@@ -94,16 +97,23 @@ describe('an upload that fails while it downloads', () => {
   });
 
   it('a cancel while the upload is still downloading ends the download and the job, refunds, and the worker keeps serving', async () => {
-    const transfer = files.nextTransfer('/attachments/1/slow.mp3');
-    const cancelled = await harness.core.submit(ask(upload('1/slow.mp3')));
-    const { closed } = await transfer;
-    const final = waitForUpdate(harness.core, cancelled.requestId, isFinalUpdate);
-    await harness.core.cancel(cancelled.requestId, { userId: 'asker', isAdmin: false });
-    expect(await final).toEqual({ type: 'cancelled', requestId: cancelled.requestId });
-    expect(await closed).toEqual({ completed: false });
+    const slow = upload();
+    files.throttleDownloads(40_000);
+    let cancelled: Awaited<ReturnType<Harness['core']['submit']>>;
+    try {
+      cancelled = await harness.core.submit(ask(slow.source));
+      await files.waitFor(() => slow.workerDownloads().find((d) => d.state === 'sending'));
+      const final = waitForUpdate(harness.core, cancelled.requestId, isFinalUpdate);
+      await harness.core.cancel(cancelled.requestId, { userId: 'asker', isAdmin: false });
+      expect(await final).toEqual({ type: 'cancelled', requestId: cancelled.requestId });
+      await files.waitFor(() => slow.workerDownloads().find((d) => d.state !== 'sending'));
+      expect(slow.workerDownloads().map((d) => d.state)).toEqual(['cut']);
+    } finally {
+      files.throttleDownloads(undefined);
+    }
 
     // One job at a time on this worker: the next request completes only once the cancelled one has ended.
-    const next = await harness.core.submit(ask(upload('3/song.mp3')));
+    const next = await harness.core.submit(ask(upload().source));
     expect((await waitForUpdate(harness.core, next.requestId, isFinalUpdate)).type).toBe('completed');
 
     const separation = await separationOf(harness, cancelled.requestId);
@@ -123,10 +133,20 @@ describe('an upload that fails while it downloads', () => {
   });
 
   it('a host resetting the connection mid-download fails the request with a retry-later message after the retries, and refunds', async () => {
-    const outcome = await harness.core.submit(ask(upload('2/reset.mp3')));
-    const final = await waitForUpdate(harness.core, outcome.requestId, isFinalUpdate);
-    expect(final).toEqual({ type: 'failed', requestId: outcome.requestId, code: 'attachment_unreachable', message: 'The uploaded file could not be downloaded; try again later.' });
-    expect(files.downloads('/attachments/2/reset.mp3')).toBe(3);
+    const cut = upload();
+    files.throttleDownloads(100_000);
+    let outcome: Awaited<ReturnType<Harness['core']['submit']>>;
+    try {
+      outcome = await harness.core.submit(ask(cut.source));
+      // From ffprobe's look at submit on, every download of it is cut after its first bytes.
+      files.cutDownloadsAfter(1);
+      const final = await waitForUpdate(harness.core, outcome.requestId, isFinalUpdate);
+      expect(final).toEqual({ type: 'failed', requestId: outcome.requestId, code: 'attachment_unreachable', message: 'The uploaded file could not be downloaded; try again later.' });
+    } finally {
+      files.cutDownloadsAfter(undefined);
+      files.throttleDownloads(undefined);
+    }
+    expect(cut.workerDownloads().map((d) => d.state)).toEqual(['cut', 'cut', 'cut']);
     const separation = await separationOf(harness, outcome.requestId);
     expect(separation.attempts).toBe(3);
     expect(await ledger(harness, outcome.requestId)).toEqual(['refund', 'reserve']);
@@ -138,17 +158,16 @@ describe('an upload that fails while it downloads', () => {
 
 describe('a separation whose row claims a length no disk has room for', () => {
   let harness: Harness;
-  let files: FaultyFileHost;
-  let bytes: number;
+  let files: FakeDiscord;
+  let songBytes: Buffer;
   beforeAll(async () => {
-    const songBytes = await readFile(song);
-    bytes = songBytes.length;
-    files = await FaultyFileHost.start({ '/attachments/9/huge.mp3': { bytes: songBytes, serving: 'trickle' } });
+    songBytes = await readFile(song);
+    files = await FakeDiscord.start();
     harness = await startHarness({
       backend: 'postgres',
       worker: false,
       fetchers: (ffprobe) => {
-        const attachments = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [files.host] } });
+        const attachments = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] } });
         return { youtube: attachments, attachment: attachments };
       },
     });
@@ -159,20 +178,27 @@ describe('a separation whose row claims a length no disk has room for', () => {
   });
 
   it('fails as disk_full before anything is written, in words without server paths, ends the download, and refunds', async () => {
-    const outcome = await harness.core.submit(ask({ kind: 'attachment', platform: 'discord', url: files.url('/attachments/9/huge.mp3'), filename: 'huge.mp3', bytes }));
+    const huge = files.registerAttachment('huge.mp3', songBytes, 'audio/mpeg');
+    const outcome = await harness.core.submit(ask({ kind: 'attachment', platform: 'discord', url: huge.url, filename: 'huge.mp3', bytes: songBytes.length }));
     const separation = await separationOf(harness, outcome.requestId);
     // 1e7 s (about 16 weeks) of audio would need 28 TB for spools and masters.
     await harness.runtime.orm.em.fork().nativeUpdate(Separation, { id: separation.id }, { durationSeconds: 1e7 });
     const final = waitForUpdate(harness.core, outcome.requestId, isFinalUpdate);
-    const transfer = files.nextTransfer('/attachments/9/huge.mp3');
-    await harness.startWorker();
-    expect(await final).toEqual({
-      type: 'failed',
-      requestId: outcome.requestId,
-      code: 'disk_full',
-      message: 'The server is short of disk space for a track this long right now; try again later or send a shorter one.',
-    });
-    expect(await (await transfer).closed).toEqual({ completed: false });
+    files.throttleDownloads(40_000);
+    try {
+      await harness.startWorker();
+      expect(await final).toEqual({
+        type: 'failed',
+        requestId: outcome.requestId,
+        code: 'disk_full',
+        message: 'The server is short of disk space for a track this long right now; try again later or send a shorter one.',
+      });
+      const worker = () => files.downloads.filter((d) => d.attachmentId === huge.id && !d.userAgent.includes('Lavf'));
+      await files.waitFor(() => worker().find((d) => d.state !== 'sending'));
+      expect(worker().map((d) => d.state)).toEqual(['cut']);
+    } finally {
+      files.throttleDownloads(undefined);
+    }
     expect(await ledger(harness, outcome.requestId)).toEqual(['refund', 'reserve']);
     expect(existsSync(harness.storage.pathOf(separationPrefix(separation.id)))).toBe(false);
   });
