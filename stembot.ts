@@ -19,7 +19,7 @@ import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
 import { openRuntime } from './core/runtime.js';
 import type { SourceFetchers } from './core/sources.js';
 import { StembotCore } from './core/stembot-core.js';
-import { locateFfmpeg } from './worker/audio/ffmpeg.js';
+import { locateFfmpeg, type FfmpegTools } from './worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from './worker/fetch/attachment-fetcher.js';
 import { YouTubeFetcher } from './worker/fetch/youtube-fetcher.js';
 import { startConfiguredWorker } from './worker/start-worker.js';
@@ -30,12 +30,13 @@ import { registerSeparateCommand } from './worker/cli/separate-command.js';
 const SHUTDOWN_GRACE_MS = 3_000;
 
 /** YouTube and platform-file fetchers, shared by core (inspect at submit) and the worker (download). */
-function createFetchers(config: Config, logger: Logger, ffprobe: string): SourceFetchers {
+function createFetchers(config: Config, logger: Logger, tools: FfmpegTools): SourceFetchers {
   const hostOf = (url: string | undefined) => (url ? [new URL(url).host] : []);
   return {
     youtube: new YouTubeFetcher(logger.child({ component: 'youtube' })),
     attachment: new AttachmentFetcher({
-      ffprobe,
+      tools,
+      tempDir: config.tempDir,
       logger: logger.child({ component: 'attachments' }),
       slackBotToken: config.slack?.botToken,
       // A configured API endpoint (a proxy, or the test servers) serves that platform's files too.
@@ -60,7 +61,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
   exitOnCrash({ logger, shutdown });
   try {
     const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: config.ffmpegPath, searchPath: process.env.PATH });
-    const fetchers = createFetchers(config, logger, ffprobe);
+    const fetchers = createFetchers(config, logger, { ffmpeg, ffprobe });
     const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
     roles.push({ name: 'core', stop: () => core.close() });
     if (config.roles.includes('relay')) {

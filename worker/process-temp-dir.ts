@@ -29,8 +29,14 @@ function hostTag(): string {
 export async function claimProcessTempDir(root: string, logger: Logger): Promise<ProcessTempDir> {
   await mkdir(root, { recursive: true });
   await sweepDeadProcessDirs(root, logger);
-  const dir = await mkdtemp(path.join(root, `${hostTag()}-${process.pid}-`));
+  const dir = await createOwnedTempDir(root);
   return { dir, release: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A new folder under `root` named for this process, so the sweep of a later start removes it if this process dies holding it. */
+export async function createOwnedTempDir(root: string): Promise<string> {
+  await mkdir(root, { recursive: true });
+  return mkdtemp(path.join(root, `${hostTag()}-${process.pid}-`));
 }
 
 /** Removes the folders under `root` whose owner process on this host is gone; returns their names. */

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logging.js';
-import { decodeAudio, DECODE_SAMPLE_RATE } from './audio/decode.js';
+import { UserError } from '../core/errors.js';
+import { decodeAudio, DECODE_SAMPLE_RATE, type PlanarBlock } from './audio/decode.js';
 import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio/encode.js';
 import { separate, separationSettingsSchema, stemNames, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
 import type { LoadedModel } from './engine/model.js';
@@ -31,6 +32,11 @@ export interface SeparateTrackOptions {
   tempDir: string;
   /** The length the source claims (ffprobe's, at submit); the disk is checked for it before anything is written. */
   expectedSeconds?: number | undefined;
+  /**
+   * The most audio this track may turn out to hold, in seconds: decoding stops with a UserError
+   * past it, before the spool grows further. Unset for the operator's own files at the CLI.
+   */
+  maxSeconds?: number | undefined;
   /** Bytes to leave free on the temp and output disks (DISK_MIN_FREE_MB). Default 0. */
   diskReserveBytes?: number;
   /** Whether a `disk_full` refusal may name the folders: yes for the operator at the CLI, never for chat users. */
@@ -103,7 +109,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
   };
   const disk = diskGuardFor(options);
   await disk.checkLength(Math.ceil((options.expectedSeconds ?? 0) * DECODE_SAMPLE_RATE));
-  const decoded = timed(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), decodeClock);
+  const decoded = timed(capLength(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), options.maxSeconds), decodeClock);
   try {
     const result = await separate(decoded, {
       ...options.settings,
@@ -130,6 +136,26 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
     await Promise.all(encoders.map((encoder) => encoder.abort().catch(() => undefined)));
     throw error;
   }
+}
+
+/**
+ * Counts decoded frames and stops past `maxSeconds`: the length a source states is what was
+ * checked and charged, and a file whose frames run on past its header must not get more.
+ */
+async function* capLength(blocks: AsyncIterable<PlanarBlock>, maxSeconds: number | undefined): AsyncGenerator<PlanarBlock> {
+  const maxFrames = maxSeconds === undefined ? Infinity : Math.ceil(maxSeconds * DECODE_SAMPLE_RATE);
+  let frames = 0;
+  for await (const block of blocks) {
+    frames += block[0]!.length;
+    if (frames > maxFrames) {
+      throw new UserError('audio_longer_than_stated', `This audio is longer than it says: it runs past ${formatMinutes(maxSeconds ?? 0)}, so it was stopped. Nothing was charged.`);
+    }
+    yield block;
+  }
+}
+
+function formatMinutes(seconds: number): string {
+  return seconds < 60 ? `${Math.floor(seconds)} s` : `${Math.floor(seconds / 60)} min ${Math.floor(seconds % 60)} s`;
 }
 
 /** Sized from what this track will write: its stems, their clip mode and format, and where each goes. */

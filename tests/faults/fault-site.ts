@@ -150,8 +150,8 @@ export function useFaultSite(): FaultSite {
     },
     async waitForPhase(phase, request, attachmentId) {
       if (phase === 'download') {
-        // The worker's download (ffprobe's look at submit announces itself as Lavf).
-        await fake.waitFor(() => fake.downloads.find((d) => d.attachmentId === attachmentId && !d.userAgent.includes('Lavf') && d.state === 'sending' && d.sent > 0));
+        // The worker's download (the look at submit announces itself as `stembot (inspect)`).
+        await fake.waitFor(() => fake.downloads.find((d) => d.attachmentId === attachmentId && !d.userAgent.includes('inspect') && d.state === 'sending' && d.sent > 0));
         return;
       }
       for (;;) {

@@ -10,7 +10,7 @@ import { openRuntime, type Runtime } from '../../core/runtime.js';
 import type { SourceFetchers } from '../../core/sources.js';
 import { StembotCore } from '../../core/stembot-core.js';
 import { LocalStorage } from '../../core/storage.js';
-import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
+import { locateFfmpeg, type FfmpegTools } from '../../worker/audio/ffmpeg.js';
 import { HTDEMUCS_SEGMENT } from '../../worker/engine/registry.js';
 import { startConfiguredWorker } from '../../worker/start-worker.js';
 import { writeModel } from './onnx-models.js';
@@ -69,7 +69,7 @@ export type Deployment = (typeof DEPLOYMENTS)[number];
  * this process, on the chosen deployment, with the test model installed and YouTube replaced by
  * `fetchers`.
  */
-export async function startHarness(options: { backend: Deployment; fetchers: (ffprobe: string) => SourceFetchers; env?: Record<string, string>; worker?: boolean }): Promise<Harness> {
+export async function startHarness(options: { backend: Deployment; fetchers: (ffprobe: string, tools: FfmpegTools) => SourceFetchers; env?: Record<string, string>; worker?: boolean }): Promise<Harness> {
   const database = options.backend === 'embedded' ? undefined : await createTestDatabase();
   const temp = await makeTempDir('stembot-harness-');
   const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
@@ -87,7 +87,7 @@ export async function startHarness(options: { backend: Deployment; fetchers: (ff
   await installTestModel(config.modelsDir);
   const { logger } = captureLogger('warn');
   const runtime = await openRuntime(config, logger);
-  const fetchers = options.fetchers(ffprobe);
+  const fetchers = options.fetchers(ffprobe, { ffmpeg, ffprobe });
   const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
   const storage = new LocalStorage(config.storageDir);
   const roles: RoleHandle[] = [];

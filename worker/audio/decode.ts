@@ -3,7 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../../core/logging.js';
 import { UserError } from '../../core/errors.js';
-import { exitedCleanly, runTool, ToolError, type ToolExit, type ToolRun } from './ffmpeg.js';
+import { exitedCleanly, inputGuardArgs, refusedByInputGuard, runTool, ToolError, type ToolExit, type ToolRun } from './ffmpeg.js';
 
 /** Planar stereo samples: `[left, right]`, both the same length. */
 export type PlanarBlock = Float32Array[]; /* [2][n] */
@@ -70,6 +70,7 @@ export async function* decodeAudio(input: string | Readable, options: DecodeOpti
 function decodeArgs(source: string): string[] {
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error',
+    ...inputGuardArgs(source === 'pipe:0' ? 'pipe' : 'file'),
     '-i', source,
     '-map', '0:a:0', '-vn', '-sn', '-dn',
     '-f', 'f32le', '-acodec', 'pcm_f32le', '-ac', String(DECODE_CHANNELS), '-ar', String(DECODE_SAMPLE_RATE),
@@ -119,6 +120,8 @@ function decodeFailure(exit: ToolExit, fedBytes: number | undefined, logger: Log
   logger?.warn({ code: exit.code, signal: exit.signal, stderrTail: exit.stderrTail }, 'ffmpeg decode failed');
   if (fedBytes === 0) return emptyAudio();
   if (exit.signal !== null) return new ToolError(`ffmpeg was killed by ${exit.signal}`, exit);
+  const refused = refusedByInputGuard(exit);
+  if (refused) return refused;
   if (NOT_AUDIO.test(exit.stderrTail.join('\n'))) {
     return new UserError('audio_not_audio', 'That file has no audio track. Send a song as mp3, m4a, opus, ogg, wav or flac.');
   }

@@ -66,6 +66,28 @@ async function isExecutableFile(file: string): Promise<boolean> {
   }
 }
 
+/**
+ * The demuxers of the audio containers we take (ffmpeg matches a demuxer whose name is a list,
+ * like `mov,mp4,m4a,...`, by any of its names). Everything else, the HLS and concat playlists
+ * that make ffmpeg open further URLs and image or video-only formats included, is refused.
+ */
+export const AUDIO_DEMUXERS = ['mp3', 'aac', 'flac', 'ogg', 'wav', 'w64', 'aiff', 'caf', 'mov', 'matroska'] as const;
+
+/**
+ * Input options that keep ffmpeg and ffprobe on the bytes we hand them: one protocol (the local
+ * file, or the pipe we feed) and the audio demuxers only, so no input can make them reach a URL.
+ * They go before `-i`.
+ */
+export function inputGuardArgs(protocol: 'file' | 'pipe'): string[] {
+  return ['-protocol_whitelist', protocol, '-format_whitelist', AUDIO_DEMUXERS.join(',')];
+}
+
+/** The user's refusal when the input guard turned the input's container away (ffmpeg says "Format not on whitelist"). */
+export function refusedByInputGuard(exit: ToolExit): UserError | undefined {
+  if (!/not on whitelist/i.test(exit.stderrTail.join('\n'))) return undefined;
+  return new UserError('audio_container', 'That file is not in an audio format we take (a playlist, a picture or a video-only file, say). Send a song as mp3, m4a, opus, ogg, wav or flac.');
+}
+
 /** How an ffmpeg/ffprobe run ended. `stderrTail` is for logs only: users never see ffmpeg's words. */
 export interface ToolExit {
   code: number | null;

@@ -1,12 +1,22 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import type { lookup as dnsLookup } from 'node:dns';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { pipeline } from 'node:stream/promises';
+import pLimit from 'p-limit';
 import type { RequestSource } from '../../core/db/entities/separation-request.js';
 import type { Platform } from '../../core/db/entities/tenant.js';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import type { OpenOptions, SourceFetcher, SourceInfo } from '../../core/sources.js';
-import { probeAudio } from '../audio/probe.js';
+import type { FfmpegTools } from '../audio/ffmpeg.js';
+import { measureAudioSeconds, probeAudio } from '../audio/probe.js';
+import { assertAudioContainer } from '../audio/sniff.js';
+import { createOwnedTempDir } from '../process-temp-dir.js';
 import { downloadStream } from './download-stream.js';
+import { GuardedHttp, type GuardedResponse } from './guarded-http.js';
 import { isNetworkError, withRetries, type RetryPolicy } from './retry.js';
 
 /** Where each platform serves uploaded files. A request may only point the worker at these. */
@@ -15,45 +25,88 @@ export const PLATFORM_FILE_HOSTS: Record<Platform, string[]> = {
   slack: ['files.slack.com'],
 };
 
+const PLATFORM_NAMES: Record<Platform, string> = { discord: 'Discord', slack: 'Slack' };
+
 /** Larger uploads are refused before any byte is fetched (Discord's boosted limit is 500 MiB). */
 export const MAX_ATTACHMENT_BYTES = 200 * 1024 * 1024;
+
+/** The whole download an upload's inspection may take: 200 MiB at under 2 MB/s is a host in trouble. */
+const INSPECT_DOWNLOAD_MS = 120_000;
+/**
+ * Uploads inspected at once by one process, and how many more may wait their turn. Each holds up
+ * to MAX_ATTACHMENT_BYTES on disk and a probe: a crowd of submits cannot pile up without bound.
+ */
+const CONCURRENT_INSPECTIONS = 4;
+const WAITING_INSPECTIONS = 16;
 
 export interface AttachmentFetcherOptions {
   /** Extra hosts per platform: the host of a configured DISCORD_API_URL / SLACK_API_URL serves files too. */
   extraHosts?: Partial<Record<Platform, string[]>>;
   /** Slack files need the bot token. */
-  slackBotToken?: string;
-  ffprobe: string;
+  slackBotToken?: string | undefined;
+  /** An upload is sniffed, probed and measured as a local file, never as a URL. */
+  tools: FfmpegTools;
+  /** Where an upload is held while it is inspected (TEMP_DIR). Default: the system's temp directory/stembot. */
+  tempDir?: string;
   logger: Logger;
   retry?: RetryPolicy;
+  /** Name resolution for the platforms' file hosts; tests hand in one that answers a private address. */
+  resolve?: typeof dnsLookup;
 }
 
 type Attachment = Extract<RequestSource, { kind: 'attachment' }>;
+/** `inspect`: the whole file read at submit to check it; `download`: the worker's, for the decoder. */
+type DownloadPurpose = 'inspect' | 'download';
 
 /** Uploaded audio, fetched only from the platform's own file URLs (never an arbitrary user URL). */
 export class AttachmentFetcher implements SourceFetcher {
-  constructor(private readonly options: AttachmentFetcherOptions) {}
+  private readonly http: Record<Platform, GuardedHttp>;
+  private readonly inspections = pLimit(CONCURRENT_INSPECTIONS);
 
-  async inspect(source: RequestSource, signal?: AbortSignal): Promise<SourceInfo> {
-    const attachment = this.check(source);
-    const probe = await probeAudio(this.options.ffprobe, attachment.url, { signal }).catch((error: unknown) => {
-      if (error instanceof UserError) throw new UserError(error.code, `${attachment.filename}: ${error.message}`, { cause: error });
-      throw new UserError('attachment_unreadable', `${attachment.filename} could not be read as audio; send an mp3, m4a, opus, ogg, wav or flac file.`, { cause: error });
-    });
-    const duration = probe.durationSeconds ?? 0;
-    if (!(duration > 0)) throw new UserError('audio_empty', `${attachment.filename} has no audio in it.`);
-    return { title: attachment.filename, durationSeconds: duration };
+  constructor(private readonly options: AttachmentFetcherOptions) {
+    const rulesFor = (platform: Platform) => ({ publicHosts: PLATFORM_FILE_HOSTS[platform], configuredHosts: options.extraHosts?.[platform] ?? [] });
+    this.http = { discord: new GuardedHttp(rulesFor('discord'), options.resolve), slack: new GuardedHttp(rulesFor('slack'), options.resolve) };
   }
 
-  async open(source: RequestSource, options: OpenOptions): Promise<Readable> {
+  /**
+   * Downloads the upload to a temp file and reads it there: its first bytes must be an audio
+   * container, ffprobe must find an audio stream, and the length that counts is the one its packets
+   * add up to, not the one its header claims.
+   */
+  async inspect(source: RequestSource, signal?: AbortSignal): Promise<SourceInfo> {
+    const attachment = this.check(source);
+    if (this.inspections.pendingCount >= WAITING_INSPECTIONS) throw new UserError('busy', 'Too many uploads are being checked right now; try again in a minute.');
+    return this.inspections(() => this.inspectHeld(attachment, signal));
+  }
+
+  private async inspectHeld(attachment: Attachment, signal: AbortSignal | undefined): Promise<SourceInfo> {
+    const dir = await createOwnedTempDir(this.options.tempDir ?? path.join(tmpdir(), 'stembot'));
+    try {
+      const file = path.join(dir, 'upload');
+      await this.download(attachment, file, signal);
+      const duration = await this.measure(file, signal).catch((error: unknown) => {
+        if (error instanceof UserError) throw new UserError(error.code, `${attachment.filename}: ${error.message}`, { cause: error });
+        throw new UserError('attachment_unreadable', `${attachment.filename} could not be read as audio; send an mp3, m4a, opus, ogg, wav or flac file.`, { cause: error });
+      });
+      if (!(duration > 0)) throw new UserError('audio_empty', `${attachment.filename} has no audio in it.`);
+      return { title: attachment.filename, durationSeconds: duration };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async open(source: RequestSource, options: OpenOptions & { purpose?: DownloadPurpose }): Promise<Readable> {
     const attachment = this.check(source);
     // Aborted when the reader gives up on the download (the decoder failed), as well as on a cancel.
     const transfer = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, transfer.signal]) : transfer.signal;
     const response = await withRetries(
       async () => {
-        const reply = await fetch(attachment.url, { signal, headers: this.headersFor(attachment) });
-        if (reply.status >= 500) throw Object.assign(new Error(`file host answered ${reply.status}`), { code: 'ECONNRESET' });
+        const reply = await this.http[attachment.platform].get(attachment.url, { signal, headers: this.headersFor(attachment, options.purpose ?? 'download'), platformName: PLATFORM_NAMES[attachment.platform] });
+        if (reply.statusCode >= 500) {
+          discard(reply.body);
+          throw Object.assign(new Error(`file host answered ${reply.statusCode}`), { code: 'ECONNRESET' });
+        }
         return reply;
       },
       isNetworkError,
@@ -62,13 +115,20 @@ export class AttachmentFetcher implements SourceFetcher {
     ).catch((error: unknown) => {
       throw isNetworkError(error) ? unreachable(error) : error;
     });
-    if (!response.ok || !response.body) throw new UserError('attachment_gone', `${attachment.filename} is no longer available (HTTP ${response.status}); upload it again.`);
-    const total = Number(response.headers.get('content-length') ?? attachment.bytes) || attachment.bytes;
-    if (total > MAX_ATTACHMENT_BYTES) throw tooBig(attachment.filename);
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      discard(response.body);
+      throw new UserError('attachment_gone', `${attachment.filename} is no longer available (HTTP ${response.statusCode}); upload it again.`);
+    }
+    const total = Number(response.headers['content-length'] ?? attachment.bytes) || attachment.bytes;
+    if (total > MAX_ATTACHMENT_BYTES) {
+      discard(response.body);
+      throw tooBig(attachment.filename);
+    }
     let received = 0;
-    return downloadStream(response.body as WebReadableStream<Uint8Array>, {
+    return downloadStream(response.body, {
       signal: options.signal,
       abort: () => transfer.abort(),
+      // The cap counts bytes as they arrive: a host that under-states content-length is cut off all the same.
       onChunk: (bytes) => {
         received += bytes;
         if (received > MAX_ATTACHMENT_BYTES) throw tooBig(attachment.filename);
@@ -79,18 +139,48 @@ export class AttachmentFetcher implements SourceFetcher {
     });
   }
 
-  private check(source: RequestSource): Attachment {
-    if (source.kind !== 'attachment') throw new Error('the attachment fetcher only takes attachments');
-    const host = new URL(source.url).host;
-    const allowed = [...PLATFORM_FILE_HOSTS[source.platform], ...(this.options.extraHosts?.[source.platform] ?? [])];
-    if (!allowed.includes(host)) throw new UserError('attachment_host', `Only files uploaded to ${source.platform === 'discord' ? 'Discord' : 'Slack'} itself can be separated.`);
-    if (source.bytes > MAX_ATTACHMENT_BYTES) throw tooBig(source.filename);
-    return source;
+  /** Closes the kept-alive connections to the file hosts. */
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.http).map((http) => http.close()));
   }
 
-  private headersFor(attachment: Attachment): Record<string, string> {
-    return attachment.platform === 'slack' && this.options.slackBotToken ? { authorization: `Bearer ${this.options.slackBotToken}` } : {};
+  private async download(attachment: Attachment, file: string, signal: AbortSignal | undefined): Promise<void> {
+    const deadline = AbortSignal.timeout(INSPECT_DOWNLOAD_MS);
+    const bounded = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    try {
+      await pipeline(await this.open(attachment, { signal: bounded, purpose: 'inspect' }), createWriteStream(file));
+    } catch (error) {
+      if (deadline.aborted && !signal?.aborted) throw new UserError('attachment_slow', `${attachment.filename} took too long to download; try again later.`, { cause: error });
+      throw error;
+    }
   }
+
+  private async measure(file: string, signal: AbortSignal | undefined): Promise<number> {
+    await assertAudioContainer(file);
+    const probe = await probeAudio(this.options.tools.ffprobe, file, { signal });
+    const measured = await measureAudioSeconds(this.options.tools.ffmpeg, file, { signal });
+    return measured > 0 ? measured : (probe.durationSeconds ?? 0);
+  }
+
+  private check(source: RequestSource): Attachment {
+    if (source.kind !== 'attachment') throw new Error('the attachment fetcher only takes attachments');
+    // Throws the platform's refusal for any URL its rules do not allow; later hops are checked as they come.
+    const url = this.http[source.platform].canonical(source.url, PLATFORM_NAMES[source.platform]);
+    if (source.bytes > MAX_ATTACHMENT_BYTES) throw tooBig(source.filename);
+    return { ...source, url: url.href };
+  }
+
+  private headersFor(attachment: Attachment, purpose: DownloadPurpose): Record<string, string> {
+    // The purpose in the user agent tells the look at submit from the worker's download in a file host's logs.
+    const agent = { 'user-agent': `stembot (${purpose})` };
+    return attachment.platform === 'slack' && this.options.slackBotToken ? { ...agent, authorization: `Bearer ${this.options.slackBotToken}` } : agent;
+  }
+}
+
+/** An answer whose body is not wanted: read off and dropped, so its connection is freed and no error goes unheard. */
+function discard(body: GuardedResponse['body']): void {
+  body.on('error', () => undefined);
+  body.resume();
 }
 
 function unreachable(cause: unknown): UserError {

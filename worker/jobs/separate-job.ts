@@ -13,6 +13,11 @@ import { progressReporter, type StembotJob, type WorkerDeps } from './job-contex
 
 /** Masters keep 24 bits: every per-request format is rendered from them without a second lossy step. */
 const MASTER_FORMAT = { format: 'flac', bitDepth: 24 } as const;
+/**
+ * How far decoded audio may run past the length checked and charged at submit before the job
+ * stops: a stated length is rounded (YouTube gives whole seconds) and encoders pad the last frame.
+ */
+export const lengthAllowance = (statedSeconds: number): number => statedSeconds * 1.02 + 2;
 /** The download share of the progress bar; separating and encoding run together in the rest. */
 const DOWNLOAD_SHARE = 0.15;
 
@@ -49,6 +54,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       settings: { shifts: 1, overlap: 0.25, clip: 'rescale' },
       tempDir: deps.tempDir,
       expectedSeconds: separation.durationSeconds,
+      maxSeconds: separation.durationSeconds === undefined ? undefined : lengthAllowance(separation.durationSeconds),
       diskReserveBytes: deps.diskMinFreeBytes,
       signal: cancellation.signal,
       onProgress: (p) => {

@@ -70,9 +70,9 @@ export function discordEndToEnd(deployment: Deployment): void {
     harness = await startHarness({
       backend: deployment,
       env: { QUOTA_CONCURRENT_JOBS: '50', QUOTA_DAILY_MINUTES: '300', QUOTA_MAX_TRACK_MINUTES: '10' },
-      fetchers: (ffprobe) => ({
+      fetchers: (ffprobe, tools) => ({
         youtube: new LocalVideoSource(ffprobe, videos),
-        attachment: new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(fake.url).host] } }),
+        attachment: new AttachmentFetcher({ tools, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(fake.url).host] } }),
       }),
     });
     settings = { token: fake.token, applicationId: fake.applicationId, apiUrl: `${fake.url}/api` };
@@ -136,8 +136,8 @@ export function discordEndToEnd(deployment: Deployment): void {
 
   describe('Discord uploads that go wrong mid-download', () => {
     const cancelButton = (message: StoredMessage) => JSON.stringify(message.components).match(/cancel:([0-9a-f-]{36})/)?.[1] as string;
-    /** ffprobe's look at the upload when it is submitted announces itself as Lavf; the worker's download does not. */
-    const workerDownload = (attachmentId: string) => fake.downloads.find((d) => d.attachmentId === attachmentId && !d.userAgent.includes('Lavf') && d.state === 'sending' && d.sent > 0);
+    /** The look at the upload when it is submitted announces itself as `stembot (inspect)`; the worker's download does not. */
+    const workerDownload = (attachmentId: string) => fake.downloads.find((d) => d.attachmentId === attachmentId && !d.userAgent.includes('inspect') && d.state === 'sending' && d.sent > 0);
 
     it('cancelled while the file is still downloading: ends cancelled and refunded, and the bot serves the next command', async () => {
       fake.throttleDownloads(40_000);
@@ -151,7 +151,7 @@ export function discordEndToEnd(deployment: Deployment): void {
         await owner.waitFor((i) => i.callbacks.length > 0);
         expect(fake.message(progress.id)?.content).toBe(`Cancelled by <@${BOB}>. Nothing was charged.`);
         // The worker lets go of the download instead of reading it to the end.
-        await fake.waitFor(() => fake.downloads.find((d) => d.attachmentId === upload.id && !d.userAgent.includes('Lavf') && d.state === 'cut'));
+        await fake.waitFor(() => fake.downloads.find((d) => d.attachmentId === upload.id && !d.userAgent.includes('inspect') && d.state === 'cut'));
         const ledger = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId });
         expect(ledger.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
       } finally {
@@ -177,7 +177,7 @@ export function discordEndToEnd(deployment: Deployment): void {
       }
       const ledger = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId });
       expect(ledger.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
-      expect(fake.downloads.filter((d) => d.attachmentId === upload.id && !d.userAgent.includes('Lavf') && d.state === 'cut').length).toBeGreaterThanOrEqual(2);
+      expect(fake.downloads.filter((d) => d.attachmentId === upload.id && !d.userAgent.includes('inspect') && d.state === 'cut').length).toBeGreaterThanOrEqual(2);
     });
   });
 

@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Client, Events, GatewayIntentBits } from 'discord.js';
 import { type Clock, TestClock } from './clock.js';
 import { DiscordErrors, DiscordHttpError } from './errors.js';
 import { type DropMode, FakeGateway, type GatewayStats } from './gateway.js';
@@ -75,6 +77,7 @@ export class FakeDiscord {
   readonly downloads: AttachmentDownload[] = [];
   private downloadBytesPerSecond?: number;
   private downloadCutAfter?: number;
+  private readonly attachmentRedirects = new Map<string, string>();
   private readonly holds: HeldRequest[] = [];
 
   private constructor(private readonly server: Server, options: FakeDiscordOptions) {
@@ -131,6 +134,15 @@ export class FakeDiscord {
     return { rest: { api: `${this.url}/api`, cdn: `${this.url}/cdn`, mediaProxy: `${this.url}/media` } };
   }
 
+  /** A real discord.js client (Guilds intent), logged in here and ready. */
+  async loginClient(): Promise<Client> {
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], ...this.clientOptions() });
+    const ready = once(client, Events.ClientReady);
+    await client.login(this.token);
+    await ready;
+    return client;
+  }
+
   /** Every REST request, in arrival order, with its answer's status. */
   get requests(): readonly RecordedRequest[] {
     return this.state.requests;
@@ -183,6 +195,11 @@ export class FakeDiscord {
   /** Resolves when the gateway has a live, identified or resumed connection. */
   waitForGatewayReady(): Promise<void> {
     return this.state.waitFor(() => this.gateway.ready).then(() => undefined);
+  }
+
+  /** Downloads of this uploaded file are answered `302 Location: location`, as a CDN that moved it (or a hostile one) would. */
+  redirectAttachment(attachmentId: string, location: string): void {
+    this.attachmentRedirects.set(attachmentId, location);
   }
 
   /** Uploaded files are sent at this rate from now on (undefined: at once), so a download can be caught in the middle. */
@@ -319,6 +336,11 @@ export class FakeDiscord {
     const attachment = this.state.attachments.get(id);
     if (!attachment) {
       sendError(res, DiscordErrors.notFound());
+      return;
+    }
+    const redirect = this.attachmentRedirects.get(id);
+    if (redirect !== undefined) {
+      res.writeHead(302, { location: redirect }).end();
       return;
     }
     const { bytes } = attachment;

@@ -135,15 +135,17 @@ describe('decodeAudio', () => {
     expect(await decodeError(input)).toBe(dropped);
   });
 
-  it('refuses a file with no audio track as not audio', async () => {
-    const file = path.join(dir, 'picture.png');
+  it('refuses a video with no audio track as not audio, and a picture as not an audio format', async () => {
     const { execFile } = await import('node:child_process');
-    await new Promise<void>((resolve, reject) =>
-      execFile(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=32x32:d=1', '-frames:v', '1', file], (e) => (e ? reject(e) : resolve())),
-    );
-    const error = await decodeError(file);
-    expect((error as UserError).code).toBe('audio_not_audio');
-    await expect(probeAudio(tools.ffprobe, file)).rejects.toMatchObject({ code: 'audio_not_audio' });
+    const make = (file: string, args: string[]) => new Promise<void>((resolve, reject) => execFile(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', ...args, file], (e) => (e ? reject(e) : resolve())));
+    const video = path.join(dir, 'silent-video.mp4');
+    await make(video, ['-i', 'testsrc=s=32x32:d=1', '-an']);
+    expect(((await decodeError(video)) as UserError).code).toBe('audio_not_audio');
+    await expect(probeAudio(tools.ffprobe, video)).rejects.toMatchObject({ code: 'audio_not_audio' });
+    const picture = path.join(dir, 'picture.png');
+    await make(picture, ['-i', 'color=c=red:s=32x32:d=1', '-frames:v', '1']);
+    expect(((await decodeError(picture)) as UserError).code).toBe('audio_container');
+    await expect(probeAudio(tools.ffprobe, picture)).rejects.toMatchObject({ code: 'audio_container' });
   });
 
   it('refuses zero-length input as empty, from a file and from a stream', async () => {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { lookup } from 'node:dns';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,6 +10,8 @@ import type { RequestSource } from '../../../core/db/entities/separation-request
 import { UserError } from '../../../core/errors.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
+import type { FfmpegTools } from '../../../worker/audio/ffmpeg.js';
+import { hlsPlaylist, makeLyingMp3 } from '../../support/hostile-files.js';
 import { FakeDiscord } from '../../support/fake-discord/index.js';
 import { makeSong } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
@@ -19,22 +22,57 @@ let host: string;
 let songBytes: Buffer;
 let temp: { dir: string; remove(): Promise<void> };
 let fetcher: AttachmentFetcher;
+let tools: FfmpegTools;
+/** A server inside the network that no upload may make us reach: it records every request it gets. */
+let internal: Server;
+let internalUrl: string;
+const internalHits: string[] = [];
+let lyingBytes: Buffer;
+/** Downloads of the slow upload in progress right now, and the most there ever were at once. */
+let slowActive = 0;
+let slowMostAtOnce = 0;
+
+const listen = async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<[Server, string]> => {
+  const listening = createServer(handler);
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return [listening, `127.0.0.1:${(listening.address() as AddressInfo).port}`];
+};
 
 beforeAll(async () => {
   temp = await makeTempDir('stembot-attachments-');
-  const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
-  songBytes = await readFile(await makeSong(ffmpeg, path.join(temp.dir, 'song.mp3'), 5));
-  server = createServer((req, res) => {
+  tools = await locateFfmpeg({ searchPath: process.env.PATH });
+  songBytes = await readFile(await makeSong(tools.ffmpeg, path.join(temp.dir, 'song.mp3'), 5));
+  lyingBytes = await makeLyingMp3(tools.ffmpeg, path.join(temp.dir, 'liar.mp3'), 10, 300);
+  [internal, internalUrl] = await listen((req, res) => {
+    internalHits.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': songBytes.length }).end(songBytes);
+  });
+  [server, host] = await listen((req, res) => {
     if (req.url?.startsWith('/attachments/1/song.mp3')) return res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': songBytes.length }).end(songBytes);
     if (req.url?.startsWith('/attachments/2/notes.mp3')) return res.writeHead(200, { 'content-type': 'audio/mpeg' }).end('these are my notes, not a song\n'.repeat(50));
+    if (req.url?.startsWith('/attachments/4/playlist.mp3')) return res.writeHead(200, { 'content-type': 'audio/mpeg' }).end(hlsPlaylist(`http://${internalUrl}/seg.ts`));
+    if (req.url?.startsWith('/attachments/5/away.mp3')) return res.writeHead(302, { location: `http://${internalUrl}/secret.mp3` }).end();
+    if (req.url?.startsWith('/attachments/6/moved.mp3')) return res.writeHead(301, { location: '/attachments/1/song.mp3?moved=1' }).end();
+    if (req.url?.startsWith('/attachments/7/loop.mp3')) return res.writeHead(302, { location: '/attachments/7/loop.mp3' }).end();
+    if (req.url?.startsWith('/attachments/8/liar.mp3')) return res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': lyingBytes.length }).end(lyingBytes);
+    if (req.url?.startsWith('/attachments/9/slow.mp3')) {
+      slowActive += 1;
+      slowMostAtOnce = Math.max(slowMostAtOnce, slowActive);
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': songBytes.length }).write(songBytes.subarray(0, 1000));
+      setTimeout(() => {
+        slowActive -= 1;
+        res.end(songBytes.subarray(1000));
+      }, 150);
+      return;
+    }
     res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fetcher = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+  fetcher = new AttachmentFetcher({ tools, tempDir: temp.dir, logger: captureLogger('silent').logger, extraHosts: { discord: [host] }, retry: { attempts: 1, firstDelayMs: 10 } });
 });
 afterAll(async () => {
+  await fetcher.close();
   server.close();
+  internal.close();
   await temp.remove();
 });
 
@@ -78,6 +116,77 @@ describe('attachments', () => {
     expect((await rejectsWithUserError(fetcher.inspect(upload('2/notes.mp3')))).message).toMatch(/^notes\.mp3: /);
     expect((await rejectsWithUserError(fetcher.open(upload('3/gone.mp3'), {}))).code).toBe('attachment_gone');
   });
+
+  it('leaves nothing behind in the temp directory once an upload is inspected', async () => {
+    await fetcher.inspect(upload('1/song.mp3'));
+    await rejectsWithUserError(fetcher.inspect(upload('2/notes.mp3')));
+    expect(await readdir(temp.dir)).toEqual(expect.not.arrayContaining([expect.stringMatching(/-\d+-/)]));
+  });
+
+  it('follows a redirect that stays on the platform’s file host', async () => {
+    expect((await fetcher.inspect(upload('6/moved.mp3'))).durationSeconds).toBeGreaterThan(4.9);
+  });
+});
+
+describe('hostile uploads', () => {
+  afterEach(() => {
+    internalHits.length = 0;
+  });
+
+  it('refuses an HLS playlist posing as song.mp3 without fetching the segment it names', async () => {
+    const error = await rejectsWithUserError(fetcher.inspect(upload('4/playlist.mp3')));
+    expect(error).toMatchObject({ code: 'audio_container', message: expect.stringMatching(/^playlist\.mp3: That file is not an audio file/) });
+    expect(internalHits).toEqual([]);
+  });
+
+  it('does not follow a redirect off the file host, neither to inspect nor to download', async () => {
+    expect(await rejectsWithUserError(fetcher.inspect(upload('5/away.mp3')))).toMatchObject({ code: 'attachment_host', message: 'Only files uploaded to Discord itself can be separated.' });
+    expect((await rejectsWithUserError(fetcher.open(upload('5/away.mp3'), {}))).code).toBe('attachment_host');
+    expect(internalHits).toEqual([]);
+  });
+
+  it('gives up on a redirect loop', async () => {
+    expect((await rejectsWithUserError(fetcher.inspect(upload('7/loop.mp3')))).code).toBe('attachment_redirects');
+  });
+
+  it('reads a URL the way it is fetched: a backslash-and-at trick stays on the allowed host', async () => {
+    const tricky = upload('1/song.mp3', { url: `http://${host}\\@${internalUrl}/attachments/1/song.mp3` });
+    expect((await rejectsWithUserError(fetcher.inspect(tricky))).code).toBe('attachment_gone');
+    expect(internalHits).toEqual([]);
+  });
+
+  it('refuses URLs with credentials, other schemes and other ports of an allowed host', async () => {
+    for (const url of [`http://user:pw@${host}/attachments/1/song.mp3`, `file:///etc/passwd`, `http://${host.split(':')[0]}:1/attachments/1/song.mp3`]) {
+      expect((await rejectsWithUserError(fetcher.inspect(upload('1/song.mp3', { url })))).code).toBe('attachment_host');
+    }
+  });
+
+  it('does not connect to a platform file host whose name resolves to a private address', async () => {
+    const lied: typeof lookup = ((_host: string, _options: unknown, callback: (error: null, addresses: { address: string; family: number }[]) => void) =>
+      callback(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as typeof lookup;
+    const rebound = new AttachmentFetcher({ tools, tempDir: temp.dir, logger: captureLogger('silent').logger, resolve: lied, retry: { attempts: 1, firstDelayMs: 10 } });
+    try {
+      const source = upload('1/song.mp3', { url: 'https://cdn.discordapp.com/attachments/1/2/song.mp3' });
+      expect((await rejectsWithUserError(rebound.inspect(source))).code).toBe('attachment_host');
+    } finally {
+      await rebound.close();
+    }
+  });
+
+  it('checks at most 4 uploads at once, lets 16 wait, and turns the next away', async () => {
+    const outcomes: Promise<string>[] = [];
+    for (let i = 0; i < 21; i += 1) {
+      outcomes.push(fetcher.inspect(upload('9/slow.mp3')).then(() => 'checked', (error: UserError) => error.code));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await Promise.all(outcomes)).toEqual([...Array<string>(20).fill('checked'), 'busy']);
+    expect(slowMostAtOnce).toBe(4);
+  });
+
+  it('charges the length the frames add up to, not the 10 s the header claims', async () => {
+    const info = await fetcher.inspect(upload('8/liar.mp3'));
+    expect(info.durationSeconds).toBeGreaterThan(300);
+  });
 });
 
 describe('attachments that fail mid-download', () => {
@@ -86,7 +195,7 @@ describe('attachments that fail mid-download', () => {
   let faulty: AttachmentFetcher;
   beforeAll(async () => {
     files = await FakeDiscord.start();
-    faulty = new AttachmentFetcher({ ffprobe: 'ffprobe', logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+    faulty = new AttachmentFetcher({ tools, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] }, retry: { attempts: 1, firstDelayMs: 10 } });
   });
   afterEach(() => {
     files.throttleDownloads(undefined);

@@ -64,8 +64,8 @@ describe('an upload that fails while it downloads', () => {
     harness = await startHarness({
       backend: 'redis',
       env: { TEMP_DIR: tempRoot },
-      fetchers: (ffprobe) => {
-        const attachments = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] }, retry: { attempts: 1, firstDelayMs: 10 } });
+      fetchers: (_ffprobe, tools) => {
+        const attachments = new AttachmentFetcher({ tools, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] }, retry: { attempts: 1, firstDelayMs: 10 } });
         return { youtube: attachments, attachment: attachments };
       },
     });
@@ -75,12 +75,12 @@ describe('an upload that fails while it downloads', () => {
     await files.close();
   });
 
-  /** A fresh upload of the song; its worker downloads are the ones ffprobe (Lavf, at submit) did not make. */
+  /** A fresh upload of the song; its worker downloads are the ones the look at submit (`stembot (inspect)`) did not make. */
   const upload = (): { source: SubmitInput['source']; workerDownloads: () => { state: string }[] } => {
     const attachment = files.registerAttachment('song.mp3', songBytes, 'audio/mpeg');
     return {
       source: { kind: 'attachment', platform: 'discord', url: attachment.url, filename: attachment.filename, bytes: songBytes.length },
-      workerDownloads: () => files.downloads.filter((d) => d.attachmentId === attachment.id && !d.userAgent.includes('Lavf')),
+      workerDownloads: () => files.downloads.filter((d) => d.attachmentId === attachment.id && !d.userAgent.includes('inspect')),
     };
   };
 
@@ -166,8 +166,8 @@ describe('a separation whose row claims a length no disk has room for', () => {
     harness = await startHarness({
       backend: 'postgres',
       worker: false,
-      fetchers: (ffprobe) => {
-        const attachments = new AttachmentFetcher({ ffprobe, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] } });
+      fetchers: (_ffprobe, tools) => {
+        const attachments = new AttachmentFetcher({ tools, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(files.url).host] } });
         return { youtube: attachments, attachment: attachments };
       },
     });
@@ -193,7 +193,7 @@ describe('a separation whose row claims a length no disk has room for', () => {
         code: 'disk_full',
         message: 'The server is short of disk space for a track this long right now; try again later or send a shorter one.',
       });
-      const worker = () => files.downloads.filter((d) => d.attachmentId === huge.id && !d.userAgent.includes('Lavf'));
+      const worker = () => files.downloads.filter((d) => d.attachmentId === huge.id && !d.userAgent.includes('inspect'));
       await files.waitFor(() => worker().find((d) => d.state !== 'sending'));
       expect(worker().map((d) => d.state)).toEqual(['cut']);
     } finally {
