@@ -80,16 +80,16 @@ export const envSchema = z.object({
     .trim()
     .default('all')
     .describe('Comma-separated roles this process runs: relay, worker, discord, slack, or all (the --role flag overrides it).'),
-  QUOTA_MAX_TRACK_MINUTES: positiveInt(15).describe('Default longest track a guild may separate, in minutes.'),
-  QUOTA_DAILY_MINUTES: positiveInt(60).describe('Default audio minutes a guild may separate per UTC day.'),
-  QUOTA_MONTHLY_MINUTES: positiveInt(600).describe('Default audio minutes a guild may separate per UTC month.'),
-  QUOTA_CONCURRENT_JOBS: positiveInt(2).describe('Default jobs a guild may have queued or running at once.'),
-  QUOTA_USER_COOLDOWN_SECONDS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more').default(30).describe('Default seconds a user waits between two requests.'),
+  QUOTA_MAX_TRACK_MINUTES: positiveInt(15).describe('Longest track a guild may separate, in minutes; guild admins may lower it, not raise it.'),
+  QUOTA_DAILY_MINUTES: positiveInt(60).describe('Audio minutes a guild may separate per UTC day; guild admins may lower it, not raise it.'),
+  QUOTA_MONTHLY_MINUTES: positiveInt(600).describe('Audio minutes a guild may separate per UTC month; guild admins may lower it, not raise it.'),
+  QUOTA_CONCURRENT_JOBS: positiveInt(2).describe('Jobs a guild may have queued or running at once; guild admins may lower it, not raise it.'),
+  QUOTA_USER_COOLDOWN_SECONDS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more').default(30).describe('Seconds a user waits between two requests; guild admins may raise it, not lower it.'),
   QUOTA_ALLOWED_MODELS: z
     .string()
     .trim()
     .default('htdemucs')
-    .describe('Default comma-separated models a guild may use.'),
+    .describe('Comma-separated models a guild may use (the first is the default); guild admins may allow fewer of them, no others.'),
   RETENTION_DAYS: positiveInt(7).describe('Days stored stems and finished requests are kept (the usage ledger is kept).'),
   DISCORD_TOKEN: optionalText().describe('Discord bot token; with DISCORD_APPLICATION_ID it enables the Discord bot.'),
   DISCORD_APPLICATION_ID: optionalText().describe('Discord application id (for command registration).'),

@@ -71,7 +71,7 @@ export class StembotCore {
   async cancelLatest(who: TenantUser, isAdmin: boolean): Promise<string> {
     const requestId = await latestActiveRequest(this.deps.em, { platform: who.platform, externalId: who.tenantId }, who.userId);
     if (!requestId) throw new UserError('nothing_to_cancel', 'You have nothing queued or running here.');
-    await this.cancel(requestId, { userId: who.userId, isAdmin });
+    await this.cancel(requestId, { userId: who.userId, isAdmin, tenant: { platform: who.platform, externalId: who.tenantId } });
     return requestId;
   }
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Tenant} from '../db/entities/index.js';
+import type { Tenant } from '../db/entities/index.js';
 import { SeparationRequest, UsageEntry } from '../db/entities/index.js';
 import { UserError } from '../errors.js';
 import { effectiveLimits, type QuotaDefaults, type QuotaLimits } from './limits.js';
@@ -49,12 +49,49 @@ export interface ReserveInput {
  */
 export async function reserveQuota(em: EntityManager, input: ReserveInput): Promise<QuotaLimits> {
   const limits = effectiveLimits(input.defaults, input.tenant.quotaOverrides);
-  if (!limits.allowedModels.includes(input.model)) {
-    throw new UserError('model_not_allowed', `This server does not allow the ${input.model} model; it allows ${limits.allowedModels.join(', ')}.`);
-  }
+  checkModel(limits, input.model);
   if (input.audioSeconds > limits.maxTrackSeconds) {
     throw new UserError('track_too_long', `This track is ${formatDuration(input.audioSeconds)}; this server's limit is ${formatDuration(limits.maxTrackSeconds)}.`);
   }
+  await checkJobsAndCooldown(em, input, limits);
+  if (!input.free) {
+    const day = await usedSeconds(em, input.tenant.id, dayWindow(input.now));
+    if (day + input.audioSeconds > limits.dailySeconds) {
+      throw new UserError('daily_quota', `This server has ${formatDuration(Math.max(0, limits.dailySeconds - day))} of separation left today and this track needs ${formatDuration(input.audioSeconds)}; it resets at 00:00 UTC.`);
+    }
+    const month = await usedSeconds(em, input.tenant.id, monthWindow(input.now));
+    if (month + input.audioSeconds > limits.monthlySeconds) throw monthlyQuota(limits);
+    em.create(UsageEntry, { tenant: input.tenant, requestId: input.requestId, userId: input.userId, kind: 'reserve', audioSeconds: input.audioSeconds, createdAt: input.now });
+  }
+  return limits;
+}
+
+export type PrecheckInput = Omit<ReserveInput, 'requestId' | 'audioSeconds'>;
+
+/**
+ * The limits that need no track length (model, concurrent jobs, cooldown, any minutes left), checked
+ * before the source is looked at: a user in cooldown or a guild at its limits then costs no
+ * download, probe or YouTube lookup. Nothing is locked or written; reserveQuota checks everything
+ * again under the tenant lock once the length is known.
+ */
+export async function precheckQuota(em: EntityManager, input: PrecheckInput): Promise<void> {
+  const limits = effectiveLimits(input.defaults, input.tenant.quotaOverrides);
+  checkModel(limits, input.model);
+  await checkJobsAndCooldown(em, input, limits);
+  if (input.free) return;
+  if ((await usedSeconds(em, input.tenant.id, dayWindow(input.now))) >= limits.dailySeconds) {
+    throw new UserError('daily_quota', 'This server has no separation time left today; it resets at 00:00 UTC.');
+  }
+  if ((await usedSeconds(em, input.tenant.id, monthWindow(input.now))) >= limits.monthlySeconds) throw monthlyQuota(limits);
+}
+
+function checkModel(limits: QuotaLimits, model: string): void {
+  if (!limits.allowedModels.includes(model)) {
+    throw new UserError('model_not_allowed', `This server does not allow the ${model} model; it allows ${limits.allowedModels.join(', ')}.`);
+  }
+}
+
+async function checkJobsAndCooldown(em: EntityManager, input: PrecheckInput, limits: QuotaLimits): Promise<void> {
   if ((await activeJobs(em, input.tenant.id)) >= limits.concurrentJobs) {
     throw new UserError('too_many_jobs', `This server already has ${limits.concurrentJobs} separations running; try again when one finishes.`);
   }
@@ -63,18 +100,10 @@ export async function reserveQuota(em: EntityManager, input: ReserveInput): Prom
     const waitSeconds = last ? Math.ceil(limits.userCooldownSeconds - (input.now.getTime() - last.createdAt.getTime()) / 1000) : 0;
     if (waitSeconds > 0) throw new UserError('cooldown', `Please wait ${waitSeconds} s before your next separation.`);
   }
-  if (!input.free) {
-    const day = await usedSeconds(em, input.tenant.id, dayWindow(input.now));
-    if (day + input.audioSeconds > limits.dailySeconds) {
-      throw new UserError('daily_quota', `This server has ${formatDuration(Math.max(0, limits.dailySeconds - day))} of separation left today and this track needs ${formatDuration(input.audioSeconds)}; it resets at 00:00 UTC.`);
-    }
-    const month = await usedSeconds(em, input.tenant.id, monthWindow(input.now));
-    if (month + input.audioSeconds > limits.monthlySeconds) {
-      throw new UserError('monthly_quota', `This server has used its ${formatDuration(limits.monthlySeconds)} for this month; it resets on the 1st (UTC).`);
-    }
-    em.create(UsageEntry, { tenant: input.tenant, requestId: input.requestId, userId: input.userId, kind: 'reserve', audioSeconds: input.audioSeconds, createdAt: input.now });
-  }
-  return limits;
+}
+
+function monthlyQuota(limits: QuotaLimits): UserError {
+  return new UserError('monthly_quota', `This server has used its ${formatDuration(limits.monthlySeconds)} for this month; it resets on the 1st (UTC).`);
 }
 
 /**

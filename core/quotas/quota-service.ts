@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { QuotaChange } from '../db/entities/index.js';
 import type { QuotaOverrides } from '../db/entities/tenant.js';
 import { ensureTenant, lockTenant, type TenantRef } from '../tenants.js';
-import { SETTABLE_LIMITS, effectiveLimits, type QuotaDefaults, type QuotaLimits, type SettableLimit } from './limits.js';
+import { SETTABLE_LIMITS, effectiveLimits, settableLimit, type QuotaDefaults, type QuotaLimits } from './limits.js';
 import { activeJobs, usedSeconds } from './quota-ledger.js';
 import { dayWindow, monthWindow } from './quota-windows.js';
 
@@ -37,10 +37,14 @@ export class QuotaService {
     };
   }
 
-  /** Sets one limit from what an admin typed (`daily_minutes 90`); UserError for a bad value. */
-  async set(ref: TenantRef, limit: SettableLimit, value: string, changedBy: string): Promise<QuotaLimits> {
-    const { field, parse } = SETTABLE_LIMITS[limit];
-    const parsed = parse(value);
+  /**
+   * Sets one limit from what an admin typed (`daily_minutes 90`), within the operator's bounds.
+   * An unknown limit or a value out of range is a UserError naming what is allowed; nothing is saved.
+   */
+  async set(ref: TenantRef, limit: string, value: string, changedBy: string): Promise<QuotaLimits> {
+    const name = settableLimit(limit);
+    const { field, parse } = SETTABLE_LIMITS[name];
+    const parsed = parse(name, value, this.defaults);
     return this.change(ref, changedBy, (overrides) => [{ ...overrides, [field]: parsed }, [{ field, oldValue: overrides[field], newValue: parsed }]]);
   }
 

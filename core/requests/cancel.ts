@@ -1,6 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Separation, SeparationRequest } from '../db/entities/index.js';
+import { Separation, SeparationRequest, Tenant, type Platform } from '../db/entities/index.js';
 import { UserError } from '../errors.js';
 import type { JobProducer } from '../queue/job-producer.js';
 import { jobIdOf } from '../queue/jobs.js';
@@ -9,8 +9,13 @@ import type { RequestUpdates } from '../request-updates.js';
 
 export interface Canceller {
   userId: string;
-  /** The adapter checked the platform's admin permission; core only records it. */
+  /** The adapter checked the platform's admin permission in `tenant`; core only records it. */
   isAdmin: boolean;
+  /**
+   * The guild or workspace the cancel came from. Admin powers reach only that tenant's requests:
+   * an admin of one server is nobody in another. Without it, `isAdmin` counts for nothing.
+   */
+  tenant?: { platform: Platform; externalId: string };
 }
 
 /**
@@ -23,7 +28,8 @@ export async function cancelRequest(deps: { em: EntityManager; producer: JobProd
     const em = tx as EntityManager;
     const request = await em.findOne(SeparationRequest, requestId, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!request) throw new UserError('request_not_found', 'That request does not exist any more.');
-    if (request.userId !== by.userId && !by.isAdmin) throw new UserError('not_your_request', 'Only the person who asked, or a server admin, can cancel this.');
+    // The same refusal for another tenant's request as for a stranger's: it tells nobody what exists elsewhere.
+    if (request.userId !== by.userId && !(await isAdminOf(em, request.tenant.id, by))) throw new UserError('not_your_request', 'Only the person who asked, or a server admin, can cancel this.');
     if (request.state !== 'queued' && request.state !== 'running') throw new UserError('already_finished', `That request has already ${request.state === 'cancelled' ? 'been cancelled' : request.state}.`);
     request.state = 'cancelled';
     request.finishedAt = new Date();
@@ -41,4 +47,9 @@ export async function cancelRequest(deps: { em: EntityManager; producer: JobProd
   if (stopSeparation) await deps.producer.removeIfWaiting(jobIdOf({ kind: 'separate', separationId: stopSeparation }));
   await deps.producer.removeIfWaiting(jobIdOf({ kind: 'render', requestId }));
   deps.updates.publish({ type: 'cancelled', requestId });
+}
+
+async function isAdminOf(em: EntityManager, tenantId: string, by: Canceller): Promise<boolean> {
+  if (!by.isAdmin || !by.tenant) return false;
+  return (await em.count(Tenant, { id: tenantId, platform: by.tenant.platform, externalId: by.tenant.externalId })) > 0;
 }

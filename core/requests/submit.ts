@@ -8,7 +8,7 @@ import { PLATFORMS } from '../db/entities/tenant.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { JobProducer } from '../queue/job-producer.js';
-import { reserveQuota, settleQuota } from '../quotas/quota-ledger.js';
+import { precheckQuota, reserveQuota, settleQuota } from '../quotas/quota-ledger.js';
 import { fetcherFor, sourceKeyOf, type SourceFetchers, type SourceInfo } from '../sources.js';
 import { ensureTenant, lockTenant } from '../tenants.js';
 import { fairPriority } from './fairness.js';
@@ -58,9 +58,10 @@ interface Admitted {
 }
 
 /**
- * A user asked for stems. In order: validate, describe the source (refusals cost nothing), then in
- * one transaction with the guild's row locked: reuse a finished or running separation of the same
- * source and model, check and reserve the quota, record the request. Only then is work enqueued.
+ * A user asked for stems. In order: validate, check the limits that need no track length, describe
+ * the source (refusals cost nothing), then in one transaction with the guild's row locked: reuse a
+ * finished or running separation of the same source and model, check and reserve the quota, record
+ * the request. Only then is work enqueued.
  */
 export async function submit(deps: SubmitDeps, raw: SubmitInput): Promise<SubmitOutcome> {
   const parsed = submitInputSchema.safeParse(raw);
@@ -69,8 +70,14 @@ export async function submit(deps: SubmitDeps, raw: SubmitInput): Promise<Submit
   if (input.options.stems === 'single' && !input.options.stem) throw new UserError('stem_missing', 'Name the stem you want, like vocals or drums.');
   // The operator's first allowed model is the default (htdemucs unless configured otherwise).
   const model = input.model ?? deps.config.quotaDefaults.allowedModels[0] ?? 'htdemucs';
+  const lookup = deps.em.fork();
+  const tenant = await ensureTenant(lookup, { platform: input.platform, externalId: input.tenantId, name: input.tenantName });
+  // The limits that need no track length go first: a user in cooldown or a guild at its limits
+  // costs no download, probe or YouTube lookup. admit() checks them all again, under the lock. A
+  // source already separated or being separated costs no minutes there, so none are asked for here.
+  const reusable = await lookup.count(Separation, { sourceKey: sourceKeyOf(input.source), model, state: { $in: ['queued', 'running', 'completed'] } });
+  await precheckQuota(lookup, { tenant, userId: input.userId, model, free: reusable > 0, now: deps.now?.() ?? new Date(), defaults: deps.config.quotaDefaults });
   const info = await fetcherFor(deps.fetchers, input.source).inspect(input.source);
-  const tenant = await ensureTenant(deps.em.fork(), { platform: input.platform, externalId: input.tenantId, name: input.tenantName });
 
   for (let attempt = 1; ; attempt += 1) {
     try {

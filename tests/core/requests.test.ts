@@ -6,6 +6,7 @@ import type { SubmitInput } from '../../core/requests/submit.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { YouTubeFetcher } from '../../worker/fetch/youtube-fetcher.js';
 import { LocalVideoSource } from '../support/local-sources.js';
+import { RecordingFetcher } from '../support/recording-fetcher.js';
 import { isFinalUpdate, makeSong, startHarness, waitForUpdate, type Harness } from '../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../support/services.js';
 import { rejectsWithUserError } from '../support/user-error.js';
@@ -19,13 +20,15 @@ const VIDEO_IDS = group('race', 30);
 const MISC = group('misc', 5);
 const PAGES = group('page', 12);
 const FAIR = group('fair', 4);
+const PRE = group('pre', 4);
+const CANCEL = group('cncl', 1);
 
 beforeAll(async () => {
   songs = await makeTempDir('stembot-songs-');
   const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
   song = await makeSong(ffmpeg, path.join(songs.dir, 'song.mp3'), 18);
   videos.long0000000 = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 75);
-  for (const id of [...VIDEO_IDS, ...MISC, ...PAGES, ...FAIR]) videos[id] = song;
+  for (const id of [...VIDEO_IDS, ...MISC, ...PAGES, ...FAIR, ...PRE, ...CANCEL]) videos[id] = song;
 });
 afterAll(async () => songs.remove());
 
@@ -41,20 +44,22 @@ const ask = (overrides: Partial<SubmitInput>): SubmitInput => ({
 
 describe('quotas and requests (no worker: jobs stay queued)', () => {
   let harness: Harness;
+  let sources: RecordingFetcher;
   beforeAll(async () => {
     harness = await startHarness({
       backend: 'postgres',
       worker: false,
-      env: { QUOTA_DAILY_MINUTES: '1', QUOTA_MAX_TRACK_MINUTES: '1', QUOTA_CONCURRENT_JOBS: '40' },
+      env: { QUOTA_DAILY_MINUTES: '60', QUOTA_MAX_TRACK_MINUTES: '1', QUOTA_CONCURRENT_JOBS: '40' },
       fetchers: (ffprobe) => {
-        const local = new LocalVideoSource(ffprobe, videos);
-        return { youtube: local, attachment: local };
+        sources = new RecordingFetcher(new LocalVideoSource(ffprobe, videos));
+        return { youtube: sources, attachment: sources };
       },
     });
   });
   afterAll(async () => harness.stop());
 
   it('admits exactly what fits when 30 requests race for room for 3, and the ledger adds up', async () => {
+    await harness.core.quota.set({ platform: 'discord', externalId: 'race' }, 'daily_minutes', '1', 'admin-0');
     // 18.0x s rounds up to 19 s: three fit in the 60-second day, a fourth does not.
     const results = await Promise.allSettled(VIDEO_IDS.map((videoId, i) => harness.core.submit(ask({ tenantId: 'race', userId: `user-${i}`, source: { kind: 'youtube', videoId } }))));
     const admitted = results.filter((r) => r.status === 'fulfilled');
@@ -81,15 +86,20 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     expect(later.day.resetsAt.toISOString()).toBe('2026-11-29T00:00:00.000Z');
     expect(later.month.resetsAt.toISOString()).toBe('2026-12-01T00:00:00.000Z');
 
-    const limits = await harness.core.quota.set(tenant, 'daily_minutes', '90', 'admin-1');
-    expect(limits.dailySeconds).toBe(5400);
+    const limits = await harness.core.quota.set(tenant, 'daily_minutes', '30', 'admin-1');
+    expect(limits.dailySeconds).toBe(1800);
     expect((await harness.core.quota.show(tenant)).overridden).toEqual(['dailySeconds']);
     expect((await rejectsWithUserError(harness.core.quota.set(tenant, 'concurrent_jobs', 'lots', 'admin-1'))).code).toBe('quota_bad_value');
+    // The operator allows 60 minutes a day: that is as far as a guild's admins go.
+    const over = await rejectsWithUserError(harness.core.quota.set(tenant, 'daily_minutes', '90', 'admin-1'));
+    expect(over.message).toBe('`daily_minutes` takes a whole number from 0 to 60 on this bot; you gave 90.');
+    expect((await harness.core.quota.show(tenant)).limits.dailySeconds).toBe(1800);
     await harness.core.quota.reset(tenant, 'admin-2');
-    expect((await harness.core.quota.show(tenant)).limits.dailySeconds).toBe(60);
+    expect((await harness.core.quota.show(tenant)).limits.dailySeconds).toBe(3600);
     const changes = await harness.runtime.orm.em.fork().find(QuotaChange, { tenant: { externalId: 'race' } }, { orderBy: { id: 'asc' } });
     expect(changes.map((c) => [c.changedBy, c.field, c.newValue])).toEqual([
-      ['admin-1', 'dailySeconds', 5400],
+      ['admin-0', 'dailySeconds', 60],
+      ['admin-1', 'dailySeconds', 1800],
       ['admin-2', '*', null],
     ]);
   });
@@ -112,6 +122,45 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     expect(busy.code).toBe('too_many_jobs');
     const em = harness.runtime.orm.em.fork();
     expect(await em.count(UsageEntry, { tenant: { externalId: { $in: ['models', 'short'] } } })).toBe(0);
+  });
+
+  it('refuses a model, a user in cooldown, a guild at its job limit or out of minutes without looking at the source', async () => {
+    const [first, second, third, fourth] = PRE as [string, string, string, string];
+    const video = (videoId: string) => ({ kind: 'youtube' as const, videoId });
+    const discord = (externalId: string) => ({ platform: 'discord' as const, externalId });
+    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'pre-model', model: 'htdemucs_6s', source: video(second) })))).code).toBe('model_not_allowed');
+    await harness.core.quota.set(discord('pre-cool'), 'user_cooldown_seconds', '60', 'admin');
+    await harness.core.submit(ask({ tenantId: 'pre-cool', userId: 'hasty', source: video(first) }));
+    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'pre-cool', userId: 'hasty', source: video(second) })))).code).toBe('cooldown');
+    await harness.core.quota.set(discord('pre-busy'), 'concurrent_jobs', '1', 'admin');
+    await harness.core.submit(ask({ tenantId: 'pre-busy', userId: 'a', source: video(first) }));
+    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'pre-busy', userId: 'b', source: video(third) })))).code).toBe('too_many_jobs');
+    await harness.core.quota.set(discord('pre-spent'), 'daily_minutes', '0', 'admin');
+    const spent = await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'pre-spent', userId: 'c', source: video(fourth) })));
+    expect(spent.message).toBe('This server has no separation time left today; it resets at 00:00 UTC.');
+    // A source already being separated costs no minutes, so a guild with none left still joins it.
+    expect((await harness.core.submit(ask({ tenantId: 'pre-spent', userId: 'd', source: video(first) }))).reuse).toBe('attached');
+    const looked = sources.inspected.flatMap((source) => (source.kind === 'youtube' && PRE.includes(source.videoId) ? [source.videoId] : []));
+    expect(looked).toEqual([first, first, first]);
+  });
+
+  it('lets an admin cancel requests of their own guild only', async () => {
+    const { requestId } = await harness.core.submit(ask({ tenantId: 'guild-b', userId: 'bea', source: { kind: 'youtube', videoId: CANCEL[0] as string } }));
+    const outsiders = [
+      { userId: 'adam', isAdmin: true, tenant: { platform: 'discord' as const, externalId: 'guild-a' } },
+      // The same id on another platform is another tenant.
+      { userId: 'adam', isAdmin: true, tenant: { platform: 'slack' as const, externalId: 'guild-b' } },
+      // An admin flag without the tenant it was checked in counts for nothing.
+      { userId: 'adam', isAdmin: true },
+    ];
+    for (const by of outsiders) {
+      const refusal = await rejectsWithUserError(harness.core.cancel(requestId, by));
+      expect(refusal.message).toBe('Only the person who asked, or a server admin, can cancel this.');
+    }
+    expect((await harness.core.status(requestId)).state).toBe('queued');
+    expect(await harness.runtime.orm.em.fork().count(UsageEntry, { requestId, kind: 'refund' })).toBe(0);
+    await harness.core.cancel(requestId, { userId: 'bram', isAdmin: true, tenant: { platform: 'discord', externalId: 'guild-b' } });
+    expect((await harness.core.status(requestId)).state).toBe('cancelled');
   });
 
   it("pages a user's requests newest first and cancels the latest one, refunding it", async () => {

@@ -1,5 +1,5 @@
 import { MessageFlags, PermissionFlagsBits, SlashCommandBuilder } from 'discord.js';
-import { SETTABLE_LIMITS, type SettableLimit } from '../../../core/quotas/limits.js';
+import { SETTABLE_LIMITS } from '../../../core/quotas/limits.js';
 import { requireGuild, requireGuildAdmin } from '../guards/manage-guild.js';
 import type { DiscordCommand } from './command.js';
 import { renderQuota } from './quota.js';
@@ -29,7 +29,8 @@ export const quotaAdminCommand: DiscordCommand = {
     requireGuildAdmin(interaction);
     const tenant = { platform: 'discord' as const, externalId: requireGuild(interaction), name: interaction.guild?.name };
     if (interaction.options.getSubcommand() === 'reset') await context.core.quota.reset(tenant, interaction.user.id);
-    else await context.core.quota.set(tenant, interaction.options.getString('limit', true) as SettableLimit, interaction.options.getString('value', true), interaction.user.id);
+    // The limit name is checked by core, not cast: a modified client can send any string.
+    else await context.core.quota.set(tenant, interaction.options.getString('limit', true), interaction.options.getString('value', true), interaction.user.id);
     await interaction.editReply({ content: `Saved.\n${renderQuota(await context.core.quota.show(tenant))}` });
   },
 };

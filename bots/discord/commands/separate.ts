@@ -82,9 +82,9 @@ async function execute(interaction: ChatInputCommandInteraction, context: Discor
   }
 }
 
-/** The Cancel button on a progress message: the requester, or an admin. */
+/** The Cancel button on a progress message: the requester, or an admin of the server it was asked in. */
 async function cancelButton(interaction: ButtonInteraction, requestId: string, context: DiscordContext): Promise<void> {
-  await context.core.cancel(requestId, { userId: interaction.user.id, isAdmin: isGuildAdmin(interaction) });
+  await context.core.cancel(requestId, { userId: interaction.user.id, isAdmin: isGuildAdmin(interaction), tenant: { platform: 'discord', externalId: requireGuild(interaction) } });
   context.progress.untrack(requestId);
   await interaction.update({ content: `Cancelled by <@${interaction.user.id}>. Nothing was charged.`, components: [] });
 }
