@@ -1,5 +1,18 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * A name that becomes one segment of a file path or storage key (model names, stem names): it
+ * starts with a letter or digit, so it is never "", "." or ".." nor hidden, and holds no separator.
+ */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const SAFE_NAME_RULE = 'letters, digits, "_", "." and "-" only, starting with a letter or digit (at most 64)';
+export const safeNameSchema = z.string().regex(SAFE_NAME, SAFE_NAME_RULE);
+
+/** Keys are "/"-joined segments of the same shape as safe names (ids, `mp3-192k-single-vocals`, `vocals.flac`). */
+const KEY_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const MAX_KEY_LENGTH = 1024;
 
 /**
  * Stored files under one directory (STORAGE_DIR), addressed by keys like
@@ -9,8 +22,13 @@ import path from 'node:path';
 export class LocalStorage {
   constructor(readonly root: string) {}
 
-  /** The absolute path of a key; refuses keys that would escape the root. */
+  /**
+   * The absolute path of a key. Keys are built from names that reach us from model files and chat
+   * options, so the key's shape is checked first (no "..", no absolute or empty segments), and the
+   * resolved path must still fall under the root.
+   */
   pathOf(key: string): string {
+    if (!isStorageKey(key)) throw new Error(`not a valid storage key: ${JSON.stringify(key.slice(0, 200))}`);
     const resolved = path.resolve(this.root, key);
     if (!resolved.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`storage key escapes the storage directory: ${key}`);
     return resolved;
@@ -33,6 +51,10 @@ export class LocalStorage {
   async removeTree(prefix: string): Promise<void> {
     await rm(this.pathOf(prefix), { recursive: true, force: true });
   }
+}
+
+function isStorageKey(key: string): boolean {
+  return key.length <= MAX_KEY_LENGTH && key.split('/').every((segment) => KEY_SEGMENT.test(segment));
 }
 
 export const separationPrefix = (separationId: string): string => `separations/${separationId}`;

@@ -131,7 +131,7 @@ async function addModel(
       if (!(await exists(source))) throw new UserError('model_missing', `The model file ${source} does not exist.`);
       await copyFile(source, staged);
     }
-    const { sources, sampleRate } = describeOnnx(await readOnnxSummary(staged));
+    const { sources, sampleRate } = describeOnnx(await readOnnxSummary(staged), source);
     const bytes = (await stat(staged)).size;
     const sha256 = await sha256File(staged);
     await rename(staged, dest);

@@ -69,6 +69,24 @@ function fillTemplate(template: string, values: Record<string, string>): string 
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
+/** True when `file` lies strictly below `dir` (both absolute). */
+function isInside(dir: string, file: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+/**
+ * Where `--filename` puts one stem: under OUT/MODEL and nowhere else. The template comes from the
+ * command line and its values from file names, so a `..` in either must not carry a stem out.
+ */
+function stemFile(modelDir: string, template: string, values: Record<string, string>): string {
+  const file = path.join(modelDir, fillTemplate(template, values));
+  if (!isInside(modelDir, file)) {
+    throw new UserError('filename_outside_output', `--filename "${template}" puts the ${values.stem} stem at ${file}, outside the output folder ${modelDir}: use a path inside it, without "..".`);
+  }
+  return file;
+}
+
 /**
  * `stembot separate`, shaped like the demucs command line so demucs users feel at home:
  * `stembot separate [-n NAME | --model-file PATH] [-o OUT] ... TRACK...` writes
@@ -110,6 +128,13 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
   const resolved = await resolveModel(deps.modelsDir, { name: options.name, modelFile: options.modelFile });
+  const format = outputFormat(options);
+  const modelDir = path.resolve(options.out, resolved.name);
+  if (!isInside(path.resolve(options.out), modelDir)) {
+    throw new UserError('model_name_invalid', `The model name "${resolved.name}" cannot be a folder under ${path.resolve(options.out)}: rename the model file.`);
+  }
+  // A template that leaves the folder is refused before any work; per-track values are checked again as each track is written.
+  for (const stem of resolved.sources) stemFile(modelDir, options.filename, { track: 'track', trackext: 'wav', stem, ext: OUTPUT_EXTENSIONS[format.format] });
   const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: deps.ffmpegPath, searchPath: process.env.PATH });
   const threads = options.jobs ?? deps.threads;
   const model = await loadModel(resolved.path, { device: options.device ?? deps.device, intraOpThreads: threads > 0 ? threads : undefined }, deps.logger, {
@@ -117,8 +142,6 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
     sampleRate: resolved.sampleRate,
     segment: resolved.segment,
   });
-  const format = outputFormat(options);
-  const modelDir = path.resolve(options.out, resolved.name);
   await mkdir(modelDir, { recursive: true }).catch((cause: unknown) => {
     throw new UserError('output_unwritable', `Cannot create the output folder ${modelDir}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}.`, { cause });
   });
@@ -136,7 +159,7 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
           input: track,
           model,
           ffmpeg,
-          outputPath: (stem) => path.join(modelDir, fillTemplate(options.filename, { ...values, stem })),
+          outputPath: (stem) => stemFile(modelDir, options.filename, { ...values, stem }),
           format,
           settings: { shifts: options.shifts, overlap: options.overlap, clip: options.clipMode, twoStems: options.twoStems, seed: options.seed, batchSize: options.batchSize },
           tempDir: temp.dir,

@@ -4,7 +4,7 @@ import type * as ort from 'onnxruntime-node';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { detectContract, type ModelContract } from './contract.js';
-import { parseModelMetadata, sourceNames, type ModelMetadata } from './model-metadata.js';
+import { checkSourceNames, parseModelMetadata, sourceNames, type ModelMetadata } from './model-metadata.js';
 import { getSession, type SessionSettings } from './session.js';
 
 /** A model ready to separate with: its session, contract, source names and sample rate. */
@@ -54,6 +54,8 @@ export async function loadModel(
     segment: expected.segment,
   });
   const sources = expected.sources ?? sourceNames(metadata, contract.sources, fileName);
+  // Whoever described the model, its source names become file names from here on.
+  checkSourceNames(sources, fileName);
   const sampleRate = expected.sampleRate ?? metadata.sampleRate;
   return { path: resolved, session, provider, contract, sources, sampleRate };
 }

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
-import { modelContractSchema, modelNameSchema } from './registry.js';
+import { modelContractSchema, modelNameSchema, sourceNamesSchema } from './registry.js';
 
 /** `{dir}/{name}.onnx`: the layout `models fetch` writes and `separate` reads. */
 export function modelFilePath(modelsDir: string, name: string): string {
@@ -24,7 +24,7 @@ export async function ensureModelsDir(dir: string): Promise<void> {
 
 export const localModelSchema = z.object({
   name: modelNameSchema,
-  sources: z.array(z.string().min(1)).min(1),
+  sources: sourceNamesSchema,
   sampleRate: z.number().int().positive(),
   contract: modelContractSchema.optional(),
   segment: z.number().int().positive().optional(),
@@ -44,7 +44,20 @@ export async function readSidecar(modelsDir: string, name: string): Promise<Loca
     if (isNotFound(error)) return undefined;
     throw error;
   }
-  return localModelSchema.parse(JSON.parse(text));
+  const parsed = localModelSchema.safeParse(parseJson(text));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'file'}: ${issue.message}`).join('; ');
+    throw new UserError('model_sidecar_invalid', `The description of model ${name} (${sidecarPath(modelsDir, name)}) is damaged or unsafe (${problems}): add the model again with \`stembot models add FILE --name ${name}\`.`);
+  }
+  return parsed.data;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function writeSidecar(modelsDir: string, model: LocalModel): Promise<void> {

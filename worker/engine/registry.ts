@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeNameSchema } from '../../core/storage.js';
 
 /** htdemucs' output order; every 4-stem Demucs v4 export keeps it. */
 export const HTDEMUCS_SOURCES = ['drums', 'bass', 'other', 'vocals'] as const;
@@ -7,7 +8,16 @@ export const HTDEMUCS_SAMPLE_RATE = 44100;
 export const HTDEMUCS_SEGMENT = 343980; // 7.8 s at 44.1 kHz: htdemucs' training segment, fixed in the exported graph
 
 /** Model names double as file names in MODELS_DIR, so they stay file-system safe. */
-export const modelNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, "_", "." and "-" only (at most 64)');
+export const modelNameSchema = safeNameSchema;
+
+/**
+ * Source (stem) names become file names too: the CLI's `{stem}` and the stored masters
+ * `masters/{stem}.flac`. Same rule as model names, and no name twice (one stem would overwrite another).
+ */
+export const sourceNamesSchema = z
+  .array(safeNameSchema)
+  .min(1)
+  .refine((names) => new Set(names).size === names.length, 'a source is named twice');
 
 /** See DESIGN.md "Two ONNX contracts": the whole model in the graph, or the STFT done by the host. */
 export const modelContractSchema = z.enum(['waveform', 'split']);
@@ -17,7 +27,7 @@ export const registryEntrySchema = z.object({
   name: modelNameSchema,
   description: z.string(),
   contract: modelContractSchema,
-  sources: z.array(z.string().min(1)).min(1),
+  sources: sourceNamesSchema,
   sampleRate: z.number().int().positive(),
   /** The graph's fixed input length in samples. */
   segment: z.number().int().positive(),

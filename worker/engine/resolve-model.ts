@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { checkSourceNames, parseSourcesProp, SOURCES_KEY } from './model-metadata.js';
 import { modelFilePath, readSidecar } from './models-dir.js';
 import { readOnnxSummary } from './onnx-metadata-props.js';
 import { DEFAULT_MODEL, defaultSourcesFor, findRegistryEntry, HTDEMUCS_SAMPLE_RATE, REGISTRY, type ModelContract } from './registry.js';
@@ -41,7 +42,11 @@ export async function resolveModel(modelsDir: string, choice: ModelChoice): Prom
 }
 
 async function resolveLocal(modelsDir: string, name: string): Promise<ResolvedModel> {
-  const sidecar = await readSidecar(modelsDir, name).catch(() => undefined);
+  // A damaged or unsafe description is reported as such (UserError); an unreadable one counts as absent.
+  const sidecar = await readSidecar(modelsDir, name).catch((error: unknown) => {
+    if (error instanceof UserError) throw error;
+    return undefined;
+  });
   if (!sidecar) {
     const known = REGISTRY.map((e) => e.name).join(', ');
     throw new UserError('model_unknown', `There is no model called ${name}. Known models: ${known}; add your own with \`stembot models add FILE --name ${name}\`.`);
@@ -62,16 +67,17 @@ async function resolveLocal(modelsDir: string, name: string): Promise<ResolvedMo
 
 async function resolveFile(modelFile: string): Promise<ResolvedModel> {
   if (!(await isFile(modelFile))) throw new UserError('model_missing', `The model file ${modelFile} does not exist.`);
-  const described = describeOnnx(await readOnnxSummary(modelFile));
+  const described = describeOnnx(await readOnnxSummary(modelFile), modelFile);
   return { name: path.basename(modelFile, '.onnx'), path: modelFile, ...described };
 }
 
 /** Sources and rate from `stembot.sources` / `stembot.sample_rate` metadata, else the htdemucs defaults. */
-export function describeOnnx(summary: { metadataProps: Record<string, string>; stemCount: number | undefined }): { sources: string[]; sampleRate: number } {
-  const rawSources = summary.metadataProps['stembot.sources'];
-  const sources = rawSources
-    ? rawSources.split(',').map((s) => s.trim()).filter((s) => s !== '')
-    : defaultSourcesFor(summary.stemCount);
+export function describeOnnx(
+  summary: { metadataProps: Record<string, string>; stemCount: number | undefined },
+  fileName: string,
+): { sources: string[]; sampleRate: number } {
+  const rawSources = summary.metadataProps[SOURCES_KEY];
+  const sources = rawSources ? (parseSourcesProp(rawSources) ?? []) : defaultSourcesFor(summary.stemCount);
   const rawRate = summary.metadataProps['stembot.sample_rate'];
   const sampleRate = rawRate === undefined ? HTDEMUCS_SAMPLE_RATE : Number(rawRate);
   if (sources.length === 0 || !Number.isInteger(sampleRate) || sampleRate <= 0) {
@@ -80,6 +86,7 @@ export function describeOnnx(summary: { metadataProps: Record<string, string>; s
   if (summary.stemCount !== undefined && summary.stemCount !== sources.length) {
     throw new UserError('model_metadata_invalid', `The model names ${sources.length} sources but its graph outputs ${summary.stemCount}.`);
   }
+  checkSourceNames(sources, fileName);
   return { sources, sampleRate };
 }
 

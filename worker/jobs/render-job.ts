@@ -2,7 +2,7 @@ import { Separation } from '../../core/db/entities/index.js';
 import type { RequestOptions } from '../../core/db/entities/separation-request.js';
 import { UserError } from '../../core/errors.js';
 import type { JobResult, RenderJobData } from '../../core/queue/jobs.js';
-import { separationPrefix } from '../../core/storage.js';
+import { SAFE_NAME, separationPrefix } from '../../core/storage.js';
 import { decodeAudio, type PlanarBlock } from '../audio/decode.js';
 import { OUTPUT_EXTENSIONS, createEncoder, type EncodeFormatInput } from '../audio/encode.js';
 import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
@@ -16,8 +16,11 @@ interface RenderPlan {
 /** The files a stem set yields from the masters (`all`, `karaoke`, or one stem and the rest). */
 export function planRender(masters: string[], options: RequestOptions): RenderPlan[] {
   if (options.stems === 'all') return masters.map((name) => ({ name, parts: [name] }));
-  const keep = options.stems === 'karaoke' ? 'vocals' : (options.stem ?? '');
-  if (!masters.includes(keep)) throw new UserError('unknown_stem', `This model has no "${keep}" stem; it has ${masters.join(', ')}.`);
+  const asked = options.stems === 'karaoke' ? 'vocals' : (options.stem ?? '');
+  // What goes on is the separation's own name for the stem: the asked-for text is only compared,
+  // never put in a storage key, so it cannot reach another separation's files.
+  const keep = masters.find((name) => name === asked);
+  if (keep === undefined) throw new UserError('unknown_stem', `This model has no ${SAFE_NAME.test(asked) ? `"${asked}" ` : 'such '}stem; it has ${masters.join(', ')}.`);
   const rest = masters.filter((name) => name !== keep);
   return [
     { name: keep, parts: [keep] },
@@ -77,7 +80,8 @@ export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: Rend
   const { format } = data.options;
   const encodeFormat = formatFor(data.options, separation.durationSeconds ?? 0);
   const quality = 'bitrateKbps' in encodeFormat ? `-${encodeFormat.bitrateKbps}k` : '';
-  const folder = `${separationPrefix(data.separationId)}/renders/${format}${quality}-${data.options.stems}${data.options.stems === 'single' ? `-${data.options.stem}` : ''}`;
+  const stemSet = data.options.stems === 'single' ? `single-${(plans[0] as RenderPlan).name}` : data.options.stems;
+  const folder = `${separationPrefix(data.separationId)}/renders/${format}${quality}-${stemSet}`;
   const report = progressReporter(job);
   const files = [];
   for (const [index, plan] of plans.entries()) {

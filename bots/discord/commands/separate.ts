@@ -33,6 +33,11 @@ const definition = new SlashCommandBuilder()
 function stemOptions(choice: string | null): Pick<RequestOptions, 'stems' | 'stem'> {
   if (!choice || choice === 'all') return { stems: 'all' };
   if (choice === 'karaoke') return { stems: 'karaoke' };
+  // Discord only sends a listed choice; anything else is a forged interaction, and the stem later
+  // picks a stored file, so it is refused here in the command's own words.
+  if (!STEM_CHOICES.some((listed) => listed.value === choice)) {
+    throw new UserError('unknown_stem', `Pick one of the offered stems: ${STEM_CHOICES.map((listed) => listed.value).join(', ')}.`);
+  }
   return { stems: 'single', stem: choice };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EntitySchema, OptionalProps } from '@mikro-orm/core';
 import { z } from 'zod';
+import { SAFE_NAME } from '../../storage.js';
 import { Separation, type StoredFile } from './separation.js';
 import { PLATFORMS, Tenant } from './tenant.js';
 
@@ -26,7 +27,11 @@ export const OUTPUT_FORMATS = ['mp3', 'flac', 'wav', 'opus'] as const;
 export const requestOptionsSchema = z.object({
   /** all: every source; karaoke: vocals + accompaniment; single: `stem` + the rest. */
   stems: z.enum(STEM_SETS).default('all'),
-  stem: z.string().optional(),
+  /**
+   * With `single`: the stem to keep. It picks one of the separation's files, so it is a plain name
+   * (the rule model stem names follow), never a path; submit refuses anything else.
+   */
+  stem: z.string().regex(SAFE_NAME, 'is not a stem name: pick one of the stems offered, like vocals or drums').optional(),
   format: z.enum(OUTPUT_FORMATS).default('mp3'),
   /** The platform's per-file upload limit: lossy formats pick a bitrate that fits under it. */
   maxFileBytes: z.number().int().positive().optional(),

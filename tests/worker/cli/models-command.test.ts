@@ -90,6 +90,29 @@ describe('stembot models', () => {
     expect((await rejectsWithUserError(models('add', source, '--name', '../up'))).code).toBe('model_name_invalid');
   });
 
+  it('add refuses a model whose stembot.sources names a path or a source twice, leaving nothing behind', async () => {
+    const source = path.join(dir, 'evil.onnx');
+    await writeTinyModel(source, 2, { 'stembot.sources': '../../../tmp/x,alto' });
+    const error = await rejectsWithUserError(models('add', source));
+    expect(error.code).toBe('model_source_names');
+    expect(error.message).toBe(`The model ${source} names a source "../../../tmp/x": source names become file names, so they may hold letters, digits, "_", "." and "-" only, starting with a letter or digit (at most 64). Fix its stembot.sources metadata.`);
+    await writeTinyModel(source, 2, { 'stembot.sources': 'alto,alto' });
+    expect((await rejectsWithUserError(models('add', source))).message).toContain('names the source "alto" twice');
+    expect(await readdir(modelsDir)).toEqual([]);
+  });
+
+  it('a model added with unsafe source names (hand-edited, or added before they were checked) is refused when used, saying what is wrong', async () => {
+    const source = path.join(dir, 'choir.onnx');
+    await writeTinyModel(source, 2, { 'stembot.sources': 'soprano,alto' });
+    await models('add', source);
+    const sidecar = path.join(modelsDir, 'choir.json');
+    await writeFile(sidecar, (await readFile(sidecar, 'utf8')).replace('"soprano"', '"../../../tmp/x"'));
+    const error = await rejectsWithUserError(resolveModel(modelsDir, { name: 'choir' }));
+    expect(error.code).toBe('model_sidecar_invalid');
+    expect(error.message).toContain(`The description of model choir (${sidecar}) is damaged or unsafe (sources.0: letters, digits`);
+    expect(error.message).toContain('stembot models add FILE --name choir');
+  });
+
   it('list shows the registry, what is installed, sizes and sources', async () => {
     expect(await models('list')).toMatch(/htdemucs\s+no\s+-\s+drums,bass,other,vocals\s+registry/);
     const source = path.join(dir, 'choir.onnx');

@@ -225,3 +225,30 @@ describe('stembot separate, bad input', () => {
     expect(await readdir(temp)).toEqual([]);
   });
 });
+
+describe('stembot separate, names are never paths', () => {
+  beforeAll(async () => {
+    await writeFloatWav(testTrack(5000, 3), path.join(work.dir, 'named.wav'));
+  });
+
+  /** Every file under `dir`, relative to it. */
+  const filesUnder = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+
+  it('a model whose stembot.sources names a path is refused with a clear message, and nothing is written outside -o', async () => {
+    const evil = path.join(work.dir, 'evil.onnx');
+    await copyFile(await writeModel({ contract: 'waveform', kind: 'fractions', segment: 4096, metadata: { 'stembot.sources': '../../../tmp/x,bass,other,vocals' } }), evil);
+    const result = await separateCli(['--model-file', evil, '-o', 'evil-out', 'named.wav']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^stembot: The model .*evil\.onnx names a source "\.\.\/\.\.\/\.\.\/tmp\/x": source names become file names, so they may hold letters, digits/m);
+    // evil-out/evil/named/../../../tmp/x.wav is where the stem would have gone.
+    expect(existsSync(path.join(work.dir, 'tmp'))).toBe(false);
+  });
+
+  it("--filename '../../{stem}.{ext}' is refused before anything is written, naming the output folder", async () => {
+    await mkdir(path.join(work.dir, 'nest'));
+    const result = await separateCli(['--model-file', await writeModel({ contract: 'waveform', kind: 'fractions', segment: 4096 }, 'plain.onnx'), '-o', 'nest/out', '--filename', '../../{stem}.{ext}', 'named.wav']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`stembot: --filename "../../{stem}.{ext}" puts the drums stem at ${path.join(work.dir, 'nest', 'drums.wav')}, outside the output folder ${path.join(work.dir, 'nest', 'out', 'plain')}`);
+    expect(await filesUnder(path.join(work.dir, 'nest'))).toEqual([]);
+  });
+});

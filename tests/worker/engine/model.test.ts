@@ -59,6 +59,14 @@ describe('loadModel', () => {
     await expectUserError(loadModel(unnamed, { device: 'cpu' }, silentLog), 'model_metadata');
   });
 
+  it('refuses source names that are paths when it loads a model, whoever described it', async () => {
+    const path = await writeModel({ contract: 'waveform', kind: 'fractions', segment: 4096, metadata: { 'stembot.sources': 'drums,../../../tmp/x,other,vocals' } });
+    const error = await expectUserError(loadModel(path, { device: 'cpu' }, silentLog), 'model_source_names');
+    expect(error.message).toContain('names a source "../../../tmp/x"');
+    const plain = await writeModel({ contract: 'waveform', kind: 'fractions', segment: 4096 });
+    await expectUserError(loadModel(plain, { device: 'cpu' }, silentLog, { sources: ['drums', 'bass', 'other', '/etc/x'], sampleRate: 44_100 }), 'model_source_names');
+  });
+
   it('reports a corrupt or missing file as a UserError', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'stembot-corrupt-'));
     const path = join(dir, 'broken.onnx');
