@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logging.js';
 import type { StembotCore } from '../../core/stembot-core.js';
 import type { ClaimedDelivery } from '../../core/delivery/outbox.js';
 import { MissingPermissionsError, type RequestMessages } from './request-messages.js';
-import { renderResult } from './render/result.js';
+import { renderFailure, renderResult } from './render/result.js';
 
 /** Discord's default per-file upload limit when the interaction did not say (10 MiB). */
 export const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
@@ -106,8 +106,8 @@ export class DiscordDelivery {
       const files = request.files.map((file) => ({ name: file.storageKey.split('/').pop() ?? file.name, path: this.core.storage.pathOf(file.storageKey), bytes: file.bytes }));
       const payload =
         request.state === 'completed'
-          ? renderResult({ title, files, limitBytes: request.options.maxFileBytes ?? DEFAULT_ATTACHMENT_LIMIT, mention: inChannel ? `<@${request.userId}>` : undefined })
-          : { content: `**${title}** could not be separated: ${request.errorMessage ?? 'something went wrong'}`, components: [] };
+          ? renderResult({ title, files, limitBytes: request.options.maxFileBytes ?? DEFAULT_ATTACHMENT_LIMIT, mentionUserId: inChannel ? request.userId : undefined })
+          : renderFailure({ title, reason: request.errorMessage });
       // A claim taken over from a poster that died may find its work already done.
       const attached = (payload.files ?? []).map((file) => (file as { name?: string }).name ?? '');
       if (attempts > 0 && attached.length > 0 && (await this.messages.replyCarries(message, attached).catch(() => false))) {

@@ -7,6 +7,7 @@ import type { DiscordContext } from './context.js';
 import { DiscordDelivery } from './delivery.js';
 import { createInteractionRouter } from './interaction-router.js';
 import { ProgressTracker } from './progress-tracker.js';
+import { NO_MENTIONS } from './render/user-text.js';
 import { RequestMessages } from './request-messages.js';
 
 export interface DiscordSettings {
@@ -29,8 +30,9 @@ export interface DiscordRoleOptions {
 export async function startDiscordRole(options: DiscordRoleOptions): Promise<RoleHandle & { client: Client }> {
   const log = options.logger.child({ role: 'discord' });
   const now = options.now ?? Date.now;
-  // Slash commands and buttons arrive as interactions, which need no privileged intents.
-  const client = new Client({ intents: [GatewayIntentBits.Guilds], ...(options.settings.apiUrl ? { rest: { api: options.settings.apiUrl } } : {}) });
+  // Slash commands and buttons arrive as interactions, which need no privileged intents. Messages
+  // carry titles and file names users chose: by default nothing in them may ping anyone.
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], allowedMentions: NO_MENTIONS, ...(options.settings.apiUrl ? { rest: { api: options.settings.apiUrl } } : {}) });
   const messages = new RequestMessages(client, options.settings.apiUrl, log, now);
   const progress = new ProgressTracker(
     options.core,

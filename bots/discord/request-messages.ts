@@ -2,6 +2,7 @@ import { PermissionFlagsBits, WebhookClient, type BaseMessageOptions, type Clien
 import { z } from 'zod';
 import type { Logger } from '../../core/logging.js';
 import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
+import { NO_MENTIONS } from './render/user-text.js';
 
 /** Interaction tokens live 15 minutes; after 14 we stop relying on one and use the channel. */
 export const TOKEN_USABLE_MS = 14 * 60 * 1000;
@@ -121,7 +122,8 @@ export class RequestMessages {
     }
     let entry = this.webhooks.get(message.interactionToken);
     if (!entry) {
-      const client = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, this.apiUrl ? { rest: { api: this.apiUrl } } : {});
+      // A client of its own, so the bot client's allowedMentions default does not reach it: set it again.
+      const client = new WebhookClient({ id: message.applicationId, token: message.interactionToken }, { allowedMentions: NO_MENTIONS, ...(this.apiUrl ? { rest: { api: this.apiUrl } } : {}) });
       entry = { client, expiresAt: message.interactionAt + TOKEN_LIFETIME_MS };
       this.webhooks.set(message.interactionToken, entry);
     }

@@ -2,6 +2,7 @@ import { ActionRowBuilder, ButtonBuilder, ButtonStyle, MessageFlags, SlashComman
 import type { RequestSummary } from '../../../core/requests/request-queries.js';
 import type { DiscordContext } from '../context.js';
 import { requireGuild } from '../guards/manage-guild.js';
+import { escapeUserText, neutraliseSentence } from '../render/user-text.js';
 import { discordMessageSchema } from '../request-messages.js';
 import type { DiscordCommand } from './command.js';
 
@@ -12,7 +13,7 @@ function line(item: RequestSummary): string {
   const where = discordMessageSchema.safeParse(item.platformMessage);
   const link = where.success && where.data.messageId ? ` · [message](https://discord.com/channels/${where.data.guildId}/${where.data.channelId}/${where.data.channelMessageId ?? where.data.messageId})` : '';
   const when = `<t:${Math.floor(item.createdAt.getTime() / 1000)}:R>`;
-  return `${STATE_ICONS[item.state]} **${item.title ?? 'Untitled'}** — ${item.state}${item.error ? ` (${item.error.message})` : ''} · ${when}${link}`;
+  return `${STATE_ICONS[item.state]} **${item.title ? escapeUserText(item.title) : 'Untitled'}** — ${item.state}${item.error ? ` (${neutraliseSentence(item.error.message)})` : ''} · ${when}${link}`;
 }
 
 /**

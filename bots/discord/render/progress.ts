@@ -1,10 +1,12 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, type BaseMessageOptions } from 'discord.js';
 import type { JobStage } from '../../../core/queue/jobs.js';
+import { escapeUserText } from './user-text.js';
 
 export type ProgressStage = JobStage | 'queued' | 'uploading';
 
 export interface ProgressView {
   requestId: string;
+  /** As the source gave it (user-controlled): escaped here. */
   title: string;
   stage: ProgressStage;
   fraction: number;
@@ -44,7 +46,7 @@ export function renderProgress(view: ProgressView): BaseMessageOptions {
   const percent = Math.round(view.fraction * 100);
   const eta = view.etaSeconds !== undefined && view.stage !== 'queued' ? ` · about ${formatEta(view.etaSeconds)} left` : '';
   return {
-    content: `**${view.title}**\n${label} ${progressBar(view.fraction)} ${percent}%${eta}`,
+    content: `**${escapeUserText(view.title)}**\n${label} ${progressBar(view.fraction)} ${percent}%${eta}`,
     components: [new ActionRowBuilder<ButtonBuilder>().addComponents(new ButtonBuilder().setCustomId(cancelButtonId(view.requestId)).setLabel('Cancel').setStyle(ButtonStyle.Secondary))],
   };
 }
