@@ -7,17 +7,59 @@ export type { Logger } from 'pino';
  * connection strings travel inside settings objects, so a fixed list of pino redact paths (which
  * match one level per wildcard) would miss some shape sooner or later.
  */
-const SECRET_KEY = /token|secret|password|passwd|authorization|cookie|databaseurl|redisurl|connectionstring/i;
+const SECRET_KEY = /token|secret|password|passwd|authorization|cookie|databaseurl|redisurl|connectionstring|credential/i;
 const REDACTED = '[redacted]';
-const MAX_DEPTH = 8;
 
-export function redactSecrets(value: unknown, depth = 0): unknown {
-  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, depth + 1));
-  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, inner]) => [key, SECRET_KEY.test(key) && inner != null ? REDACTED : redactSecrets(inner, depth + 1)]),
-  );
+/**
+ * Secrets that hide inside ordinary strings (a message, an error's `url` or `stack`, a URL under a
+ * harmless key), each rewritten so the part an operator needs to debug (host, route, ids) stays.
+ */
+const SECRET_IN_TEXT: readonly [RegExp, string][] = [
+  // Discord puts the webhook or interaction token in the path: /webhooks/<app id>/<token>/...,
+  // /interactions/<interaction id>/<token>/callback. Ids are snowflakes, which keeps file paths out.
+  [/(\/(?:webhooks|interactions)\/\d+\/)[^/\s?#"'`]+/gi, `$1${REDACTED}`],
+  // The password of scheme://user:password@host (redis://:password@host too); user, host and db stay.
+  [/(\b[a-z][a-z\d+.-]*:\/\/[^\s:@/?#"'`]*:)[^\s@/?#"'`]*@/gi, `$1${REDACTED}@`],
+  // An Authorization header written out, whatever the token's shape or length.
+  [/(authorization["']?\s*[:=]\s*["']?(?:(?:Bot|Bearer|Basic)\s+)?)[^\s"',;}]+/gi, `$1${REDACTED}`],
+  // A scheme and token without the header name ("Bot MTE0...", "Bearer ey..."): long enough that
+  // prose such as "Bot started" is left alone.
+  [/\b(Bot|Bearer)\s+[\w.~+/-]{20,}=*/g, `$1 ${REDACTED}`],
+  // Slack tokens: xoxb- (bot), xoxp- (user), xapp- (app-level), xoxe- (refresh) and the rest.
+  [/\b(xox[a-z]|xapp)-[\w-]+/gi, `$1-${REDACTED}`],
+  // A Discord bot token on its own: base64 user id, timestamp and HMAC joined by dots.
+  [/\b[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,}/g, REDACTED],
+  // Query parameters named like a secret: ?token=, &access_token=, &X-Amz-Signature=, &sig=.
+  [/([?&][^=&\s#"'`]*(?:token|secret|password|passwd|signature|sig|key)=)[^&\s#"'`]+/gi, `$1${REDACTED}`],
+];
+
+function redactText(text: string): string {
+  return SECRET_IN_TEXT.reduce((current, [pattern, replacement]) => current.replace(pattern, replacement), text);
+}
+
+/** Redacts parsed log data: values under a secret-named key, and secrets inside every string. */
+function redactSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => redactSecrets(item));
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, SECRET_KEY.test(key) && inner != null ? REDACTED : redactSecrets(inner)]));
+}
+
+/**
+ * Redacts a finished line, the only place that sees everything pino writes: the message, child()
+ * bindings, and errors after pino's serializer has turned them into plain data (with their own
+ * properties, such as a DiscordAPIError's `url` and `requestBody`, and their causes' messages).
+ * Redacting what callers pass in instead would need a walker for Error objects, class instances,
+ * bindings and the message separately, and each missed shape would leak. Lines are small and rare
+ * enough (a chat bot, not a request-per-millisecond server) that the parse costs nothing noticeable.
+ */
+function redactLine(line: string): string {
+  try {
+    return `${JSON.stringify(redactSecrets(JSON.parse(line)))}\n`;
+  } catch {
+    // pino writes one JSON object per line; should that ever change, the text rules still apply.
+    return redactText(line);
+  }
 }
 
 export interface LoggerSettings {
@@ -34,7 +76,7 @@ export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
     level: settings.level,
     base: { pid: process.pid },
-    formatters: { log: (object) => redactSecrets(object) as Record<string, unknown> },
+    hooks: { streamWrite: redactLine },
   };
   const pretty = settings.pretty ?? (settings.destination === undefined && process.stdout.isTTY === true);
   if (pretty) {

@@ -4,10 +4,9 @@ import {
   ActionRowBuilder,
   ButtonBuilder,
   ButtonStyle,
-  Client,
+  type Client,
   DiscordAPIError,
   Events,
-  GatewayIntentBits,
   type Interaction,
   MessageFlags,
   ModalBuilder,
@@ -78,10 +77,7 @@ beforeEach(async () => {
   contactedHosts.clear();
   clock = new TestClock();
   fake = await FakeDiscord.start({ clock });
-  client = new Client({ intents: [GatewayIntentBits.Guilds], ...fake.clientOptions() });
-  const ready = once(client, Events.ClientReady);
-  await client.login(fake.token);
-  await ready;
+  client = await fake.loginClient();
 });
 
 afterEach(async () => {
