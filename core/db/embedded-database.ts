@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -15,8 +16,23 @@ import { startNotificationFanout } from './notification-fanout.js';
  */
 const EMBEDDED_MAX_CONNECTIONS = 100;
 
+/**
+ * On a unix socket the port only names the file: clients connect to `<host>/.s.PGSQL.<port>`, as
+ * they do to a local PostgreSQL server.
+ */
+const SOCKET_PORT = 5432;
+const CLIENT_SOCKET = `.s.PGSQL.${SOCKET_PORT}`;
+/** pglite-socket's own socket, which only the notification fan-out connects to. */
+const UPSTREAM_SOCKET = 'pglite.sock';
+/** A socket path fits in sun_path: 108 bytes on Linux, 104 on macOS, the trailing NUL included. */
+const MAX_SOCKET_PATH_BYTES = 103;
+
 export interface EmbeddedDatabase {
-  /** A postgres:// URL any PostgreSQL client (MikroORM, BullMQ) can use while this process runs. */
+  /**
+   * A postgres:// URL any PostgreSQL client (MikroORM, BullMQ) can use while this process runs. Its
+   * host is the socket directory, URL-encoded: node-postgres, and knex under MikroORM, read a host
+   * that starts with `/` as a unix socket directory.
+   */
   url: string;
   stop(): Promise<void>;
 }
@@ -41,28 +57,70 @@ async function claimDirectory(lockFile: string): Promise<void> {
   await writeFile(lockFile, String(process.pid));
 }
 
+function fitsSocketPath(directory: string): boolean {
+  return Buffer.byteLength(path.join(directory, CLIENT_SOCKET)) <= MAX_SOCKET_PATH_BYTES;
+}
+
 /**
- * Starts PGlite on disk under `dataDir` and serves it on a loopback port through pglite-socket,
- * so the same PostgreSQL driver, migrations and queue backend run on it as on a real server.
+ * The directory both sockets live in, which only this process's user may enter. In DATA_DIR when its
+ * path is short enough for a socket address; else a fresh private temp directory, since refusing a
+ * deep DATA_DIR would turn a kernel limit into the operator's problem.
+ */
+async function openSocketDirectory(dataDir: string, logger: Logger): Promise<string> {
+  const inDataDir = path.join(dataDir, 'pglite-socket');
+  if (fitsSocketPath(inDataDir)) {
+    // A crashed run leaves its socket files, and listen() refuses to replace them; the pid lock
+    // says no live process uses them.
+    await rm(inDataDir, { recursive: true, force: true });
+    await mkdir(inDataDir, { mode: 0o700 });
+    // mkdir's mode passes through the umask, which can only take bits away; set it outright anyway.
+    await chmod(inDataDir, 0o700);
+    return inDataDir;
+  }
+  const inTemp = await mkdtemp(path.join(tmpdir(), 'stembot-db-')); // mkdtemp makes it 0700
+  if (!fitsSocketPath(inTemp)) {
+    await rm(inTemp, { recursive: true, force: true });
+    throw new ConfigError([
+      `DATA_DIR: the embedded database needs a unix socket path of at most ${MAX_SOCKET_PATH_BYTES} bytes, and neither ${inDataDir} nor the temp directory ${inTemp} is that short; choose a shorter DATA_DIR or TMPDIR`,
+    ]);
+  }
+  logger.info({ socketDirectory: inTemp, dataDir }, 'DATA_DIR is too long a path for a unix socket; the embedded database listens in a private temp directory');
+  return inTemp;
+}
+
+/**
+ * Starts PGlite on disk under `dataDir` and serves it through pglite-socket, so the same PostgreSQL
+ * driver, migrations and queue backend run on it as on a real server.
+ *
+ * pglite-socket has no authentication: whoever reaches its socket is the superuser. So both it and
+ * the fan-out in front of it listen on unix sockets (mode 0600) in a directory of mode 0700, and
+ * only this process's user (and root) can connect. A random password on a loopback port would also
+ * work, but would need the fan-out to speak the authentication exchange, a password file to keep,
+ * and pglite-socket hidden behind it anyway; file permissions do it all without protocol code.
  */
 export async function startEmbeddedDatabase(options: { dataDir: string; queueSchema: string; logger: Logger }): Promise<EmbeddedDatabase> {
-  const directory = path.join(options.dataDir, 'pglite');
+  const dataDir = path.resolve(options.dataDir);
+  const directory = path.join(dataDir, 'pglite');
   await mkdir(directory, { recursive: true });
-  const lockFile = path.join(options.dataDir, 'pglite.pid');
+  const lockFile = path.join(dataDir, 'pglite.pid');
   await claimDirectory(lockFile);
 
+  const socketDirectory = await openSocketDirectory(dataDir, options.logger);
   const db = await PGlite.create({ dataDir: directory });
   // All socket clients share PGlite's one session, and pglite-socket does not apply a client's
   // `-c search_path` startup option: BullMQ's schema has to be on the shared session's path.
   // public comes first so our own tables are created there.
   await db.exec(`SET search_path TO public, "${options.queueSchema}"`);
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: EMBEDDED_MAX_CONNECTIONS });
+  const upstream = path.join(socketDirectory, UPSTREAM_SOCKET);
+  const server = new PGLiteSocketServer({ db, path: upstream, maxConnections: EMBEDDED_MAX_CONNECTIONS });
   await server.start();
-  const [host, port] = server.getServerConn().split(':') as [string, string];
   // Clients connect through the fan-out, so a NOTIFY reaches the connection that LISTENs.
-  const fanout = await startNotificationFanout({ host, port: Number(port) });
-  const url = `postgres://postgres@${fanout.address}/postgres`;
-  options.logger.info({ directory, address: fanout.address }, 'embedded database started');
+  const socket = path.join(socketDirectory, CLIENT_SOCKET);
+  const fanout = await startNotificationFanout({ upstream, listen: socket });
+  // Sockets are made with the umask's mode; the 0700 directory already shuts others out meanwhile.
+  await Promise.all([chmod(upstream, 0o600), chmod(socket, 0o600)]);
+  const url = `postgres://postgres@${encodeURIComponent(socketDirectory)}:${SOCKET_PORT}/postgres`;
+  options.logger.info({ directory, socket }, 'embedded database started');
 
   return {
     url,
@@ -70,6 +128,7 @@ export async function startEmbeddedDatabase(options: { dataDir: string; queueSch
       await fanout.stop();
       await server.stop();
       await db.close();
+      await rm(socketDirectory, { recursive: true, force: true });
       await rm(lockFile, { force: true });
     },
   };

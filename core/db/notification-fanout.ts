@@ -8,8 +8,6 @@ const NOTIFICATION_RESPONSE = 0x41; // 'A'
 const HEADER_BYTES = 5;
 
 export interface NotificationFanout {
-  /** host:port clients connect to instead of the upstream server. */
-  address: string;
   stop(): Promise<void>;
 }
 
@@ -20,29 +18,32 @@ export interface NotificationFanout {
  * QueueEvents reader) never hears it and sleeps until its timeout: an hour once a delayed job, such
  * as the retention scheduler's, is queued. That is why jobs stalled on the embedded default.
  *
- * This loopback proxy sits in front of pglite-socket and frames the server's replies; every
+ * This proxy sits in front of pglite-socket and frames the server's replies; every
  * NotificationResponse is also copied to every other connected client, as PostgreSQL delivers a
  * NOTIFY to each listening session. Clients that did not LISTEN receive it too (they share the
  * one session that did) and ignore it: node-postgres emits an event nobody subscribed to.
  * Hand-written because no npm package proxies the PostgreSQL protocol in-process.
  */
-export async function startNotificationFanout(upstream: { host: string; port: number }): Promise<NotificationFanout> {
+export async function startNotificationFanout(sockets: {
+  /** The unix socket pglite-socket listens on. */
+  upstream: string;
+  /** The unix socket clients connect to instead; the caller sets its permissions. */
+  listen: string;
+}): Promise<NotificationFanout> {
   const relays = new Set<ClientRelay>();
   const broadcast = (from: ClientRelay, message: Buffer) => {
     for (const relay of relays) if (relay !== from) relay.deliverNotification(message);
   };
   const server: Server = createServer((client) => {
-    const relay = new ClientRelay(client, connect(upstream.port, upstream.host), broadcast);
+    const relay = new ClientRelay(client, connect(sockets.upstream), broadcast);
     relays.add(relay);
     relay.closed.then(() => relays.delete(relay));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(sockets.listen, () => resolve());
   });
-  const { port } = server.address() as { port: number };
   return {
-    address: `127.0.0.1:${port}`,
     async stop() {
       const closing = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const relay of relays) relay.destroy();

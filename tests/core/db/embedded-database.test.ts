@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../../core/db/embedded-database.js';
@@ -12,6 +18,32 @@ async function connect(): Promise<pg.Client> {
   await client.connect();
   clients.push(client);
   return client;
+}
+
+/** The directory a socket URL points at: its host, URL-encoded. */
+function socketDirectoryOf(url: string): string {
+  return decodeURIComponent(new URL(url).hostname);
+}
+
+async function modeOf(file: string): Promise<number> {
+  return (await stat(file)).mode & 0o777;
+}
+
+/**
+ * Tries the URL from a process of another local user (nobody), with the same driver the bot uses;
+ * answers `connected` or the error code it met.
+ */
+async function connectAsNobody(url: string): Promise<string> {
+  const script = `
+    const pg = require(process.argv[1]);
+    const client = new pg.Client({ connectionString: process.argv[2] });
+    client.connect().then(() => client.query('SELECT 1')).then(
+      () => { console.log('connected'); process.exit(0); },
+      (error) => { console.log(error.code ?? error.message); process.exit(0); },
+    );`;
+  const pgPath = createRequire(import.meta.url).resolve('pg');
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script, pgPath, url], { uid: 65534, gid: 65534, cwd: '/' });
+  return stdout.trim();
 }
 
 beforeAll(async () => {
@@ -50,5 +82,46 @@ describe('the embedded database', () => {
     expect(rows[0]?.text.length).toBe(600_000);
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => client.query<{ n: number }>('SELECT $1::int AS n', [i])));
     expect(answers.map((answer) => answer.rows[0]?.n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it('listens only on unix sockets that its own user alone may open', async () => {
+    const directory = socketDirectoryOf(database.url);
+    expect(directory.startsWith(temp.dir)).toBe(true);
+    expect(await modeOf(directory)).toBe(0o700);
+    expect(await modeOf(path.join(directory, '.s.PGSQL.5432'))).toBe(0o600);
+    expect(await modeOf(path.join(directory, 'pglite.sock'))).toBe(0o600);
+  });
+
+  // Only root can run a process as another user; elsewhere the modes above are what is checked.
+  it.runIf(process.getuid?.() === 0)('refuses a connection from another local user', async () => {
+    // Only the database's own permissions may stand in the way, not the test's private temp dir.
+    await chmod(temp.dir, 0o755);
+    expect(await connectAsNobody(database.url)).toBe('EACCES');
+    const own = await connect();
+    expect((await own.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+  });
+});
+
+describe('the embedded database in a DATA_DIR too deep for a socket path', () => {
+  it('serves from a private temp directory instead, and removes it on stop', async () => {
+    const deep = await makeTempDir('stembot-embedded-deep-');
+    const dataDir = path.join(deep.dir, 'd'.repeat(60), 'e'.repeat(60));
+    await mkdir(dataDir, { recursive: true });
+    const deepDatabase = await startEmbeddedDatabase({ dataDir, queueSchema: 'stembot', logger: captureLogger('silent').logger });
+    const directory = socketDirectoryOf(deepDatabase.url);
+    try {
+      expect(path.dirname(directory)).toBe(tmpdir());
+      expect(await modeOf(directory)).toBe(0o700);
+      expect(await modeOf(path.join(directory, '.s.PGSQL.5432'))).toBe(0o600);
+      const client = new pg.Client({ connectionString: deepDatabase.url });
+      await client.connect();
+      const { rows } = await client.query<{ one: number }>('SELECT 1 AS one');
+      await client.end();
+      expect(rows[0]?.one).toBe(1);
+    } finally {
+      await deepDatabase.stop();
+      await deep.remove();
+    }
+    await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
