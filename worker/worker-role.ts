@@ -24,7 +24,7 @@ export async function startWorkerRole(options: WorkerRoleOptions): Promise<RoleH
   worker.on('error', (error) => log.warn({ err: error.message }, 'worker connection error'));
   // How long jobs wait for a worker is what operators size their worker pool by.
   worker.on('active', (job) => log.info({ jobId: job.id, waitMs: (job.processedOn ?? Date.now()) - job.timestamp }, 'job picked up'));
-  worker.on('failed', (job, error) => log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: error.message }, 'separation job failed'));
+  worker.on('failed', (job, error) => log.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: error.message, cause: error.cause instanceof Error ? error.cause.message : undefined }, 'separation job failed'));
   await worker.waitUntilReady();
   log.info({ concurrency: options.concurrency }, 'worker ready');
   return {

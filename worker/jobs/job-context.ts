@@ -58,6 +58,11 @@ const TRANSIENT_CODES = new Set(['youtube_unreachable', 'attachment_unreachable'
  * internal.
  */
 export function toJobFailure(error: unknown): Error {
+  if (error instanceof UserError && error.code === 'output_unwritable') {
+    // Its message names the server's folders, which are the operator's business, not the chat's:
+    // the worker's log line carries it, the user gets the gist. A fuller disk may have room later.
+    return new Error(formatFailure('storage_unwritable', 'The server could not store the stems right now; try again later.'), { cause: error });
+  }
   if (error instanceof UserError) {
     const reason = formatFailure(error.code, error.message);
     return TRANSIENT_CODES.has(error.code) ? new Error(reason) : new UnrecoverableError(reason);
