@@ -94,11 +94,28 @@ export const envSchema = z.object({
   DISCORD_TOKEN: optionalText().describe('Discord bot token; with DISCORD_APPLICATION_ID it enables the Discord bot.'),
   DISCORD_APPLICATION_ID: optionalText().describe('Discord application id (for command registration).'),
   DISCORD_API_URL: urlWithProtocols(['http:', 'https:'], 'https://discord.com/api').describe('Discord REST API base URL. Default: Discord itself.'),
-  SLACK_BOT_TOKEN: optionalText().describe('Slack bot token (xoxb-...); with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN it enables the Slack bot.'),
+  SLACK_BOT_TOKEN: optionalText().describe('Slack bot token (xoxb-...) for one workspace; with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN it enables the Slack bot.'),
   SLACK_SIGNING_SECRET: optionalText().describe('Slack signing secret, for the HTTP events endpoint.'),
   SLACK_APP_TOKEN: optionalText().describe('Slack app-level token (xapp-...), for Socket Mode.'),
-  SLACK_PORT: positiveInt(3000).describe('Port of the Slack HTTP events endpoint (not used in Socket Mode).'),
+  SLACK_PORT: positiveInt(3000).describe('Port of the Slack HTTP endpoint: events (not used in Socket Mode), and the OAuth install pages /slack/install and /slack/oauth_redirect.'),
   SLACK_API_URL: urlWithProtocols(['http:', 'https:'], 'https://slack.com/api/').describe('Slack Web API base URL. Default: Slack itself.'),
+  SLACK_CLIENT_ID: optionalText().describe(
+    'Slack app client id; with SLACK_CLIENT_SECRET, SLACK_STATE_SECRET and SLACK_TOKEN_KEY it lets any workspace install the bot through OAuth (instead of SLACK_BOT_TOKEN).',
+  ),
+  SLACK_CLIENT_SECRET: optionalText().describe('Slack app client secret, for OAuth installs.'),
+  SLACK_STATE_SECRET: optionalText().describe('Any long random string; signs the OAuth state so an install cannot be forged or replayed. Changing it only voids installs in progress.'),
+  SLACK_TOKEN_KEY: z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .refine((value) => value === undefined || decodeTokenKey(value) !== undefined, 'expected 32 random bytes in base64, made with `openssl rand -base64 32`')
+    .optional()
+    .describe(
+      "Key that encrypts the workspaces' Slack tokens in the database (AES-256-GCM), 32 random bytes in base64 (`openssl rand -base64 32`); required with SLACK_CLIENT_ID. Keep it: with another key every workspace must reinstall.",
+    ),
+  SLACK_REDIRECT_URI: urlWithProtocols(['http:', 'https:'], 'https://stembot.example.com/slack/oauth_redirect').describe(
+    "Public URL of the OAuth redirect as registered with Slack (its path is served); needed when the app lists several redirect URLs. Default: Slack's registered one, served at /slack/oauth_redirect.",
+  ),
 });
 
 export type EnvInput = z.input<typeof envSchema>;
@@ -107,7 +124,25 @@ type Env = z.output<typeof envSchema>;
 export const ROLE_NAMES = ['relay', 'worker', 'discord', 'slack'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
-const SECRET_VARIABLES = new Set(['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set([
+  'DISCORD_TOKEN',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'SLACK_CLIENT_SECRET',
+  'SLACK_STATE_SECRET',
+  'SLACK_TOKEN_KEY',
+  'DATABASE_URL',
+  'REDIS_URL',
+]);
+
+/**
+ * AES-256 needs exactly 32 bytes, which base64 writes as 43 characters and one `=`; anything else
+ * (a passphrase, a truncated paste) is refused rather than stretched into a key.
+ */
+function decodeTokenKey(value: string): Buffer | undefined {
+  return /^[A-Za-z0-9+/_-]{43}=?$/.test(value) ? Buffer.from(value, 'base64') : undefined;
+}
 
 function splitList(value: string): string[] {
   return value
@@ -116,15 +151,53 @@ function splitList(value: string): string[] {
     .filter((item) => item !== '');
 }
 
+const SLACK_OAUTH_VARIABLES = ['SLACK_CLIENT_ID', 'SLACK_CLIENT_SECRET', 'SLACK_STATE_SECRET'] as const;
+
+/**
+ * Slack runs in one of two ways: one workspace with SLACK_BOT_TOKEN, or any number of workspaces
+ * installing through OAuth (Bolt refuses a fixed token next to OAuth, so both at once is an error).
+ */
+function slackContradictions(env: Env): string[] {
+  const problems: string[] = [];
+  const oauth = SLACK_OAUTH_VARIABLES.some((name) => env[name] !== undefined);
+  if (oauth) {
+    const missing = SLACK_OAUTH_VARIABLES.filter((name) => env[name] === undefined);
+    for (const name of missing) problems.push(`${name}: required with ${SLACK_OAUTH_VARIABLES.filter((other) => other !== name).join(' and ')} for OAuth installs`);
+    if (!env.SLACK_TOKEN_KEY) {
+      problems.push("SLACK_TOKEN_KEY: required for OAuth installs, to encrypt the workspaces' tokens in the database; make one with `openssl rand -base64 32`");
+    }
+    if (env.SLACK_BOT_TOKEN) problems.push('SLACK_BOT_TOKEN: set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET (OAuth installs), not both');
+  }
+  const mode = env.SLACK_BOT_TOKEN ? 'SLACK_BOT_TOKEN' : oauth ? 'SLACK_CLIENT_ID' : undefined;
+  if (mode && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
+    problems.push(`SLACK_SIGNING_SECRET: ${mode} needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode)`);
+  }
+  if (!mode && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) {
+    problems.push('SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set (or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for OAuth installs)');
+  }
+  return problems;
+}
+
+/** OAuth settings once contradictions() has passed: all present, or Slack runs on SLACK_BOT_TOKEN. */
+function slackOAuth(env: Env) {
+  const tokenKey = env.SLACK_TOKEN_KEY === undefined ? undefined : decodeTokenKey(env.SLACK_TOKEN_KEY);
+  if (!env.SLACK_CLIENT_ID || !env.SLACK_CLIENT_SECRET || !env.SLACK_STATE_SECRET || !tokenKey) return undefined;
+  return {
+    clientId: env.SLACK_CLIENT_ID,
+    clientSecret: env.SLACK_CLIENT_SECRET,
+    stateSecret: env.SLACK_STATE_SECRET,
+    tokenKey,
+    redirectUri: env.SLACK_REDIRECT_URI,
+    redirectPath: env.SLACK_REDIRECT_URI ? new URL(env.SLACK_REDIRECT_URI).pathname : '/slack/oauth_redirect',
+  };
+}
+
 /** Problems no single variable shows on its own. */
 function contradictions(env: Env): string[] {
   const problems: string[] = [];
   if (env.DISCORD_TOKEN && !env.DISCORD_APPLICATION_ID) problems.push('DISCORD_APPLICATION_ID: required when DISCORD_TOKEN is set');
   if (!env.DISCORD_TOKEN && env.DISCORD_APPLICATION_ID) problems.push('DISCORD_TOKEN: required when DISCORD_APPLICATION_ID is set');
-  if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
-    problems.push('SLACK_SIGNING_SECRET: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode)');
-  }
-  if (!env.SLACK_BOT_TOKEN && (env.SLACK_SIGNING_SECRET || env.SLACK_APP_TOKEN)) problems.push('SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
+  problems.push(...slackContradictions(env));
   if (env.QUOTA_DAILY_MINUTES > env.QUOTA_MONTHLY_MINUTES) {
     problems.push(`QUOTA_DAILY_MINUTES: ${env.QUOTA_DAILY_MINUTES} is more than QUOTA_MONTHLY_MINUTES (${env.QUOTA_MONTHLY_MINUTES}); lower it or raise the monthly limit`);
   }
@@ -173,15 +246,21 @@ function toConfig(env: Env) {
       env.DISCORD_TOKEN && env.DISCORD_APPLICATION_ID
         ? { token: env.DISCORD_TOKEN, applicationId: env.DISCORD_APPLICATION_ID, apiUrl: env.DISCORD_API_URL }
         : undefined,
-    slack: env.SLACK_BOT_TOKEN
-      ? {
-          botToken: env.SLACK_BOT_TOKEN,
-          signingSecret: env.SLACK_SIGNING_SECRET,
-          appToken: env.SLACK_APP_TOKEN,
-          port: env.SLACK_PORT,
-          apiUrl: env.SLACK_API_URL,
-        }
-      : undefined,
+    slack: slackSettings(env),
+  };
+}
+
+function slackSettings(env: Env) {
+  const oauth = slackOAuth(env);
+  if (!env.SLACK_BOT_TOKEN && !oauth) return undefined;
+  return {
+    /** The one workspace's token; absent with OAuth, where each workspace's comes from its installation. */
+    botToken: env.SLACK_BOT_TOKEN,
+    signingSecret: env.SLACK_SIGNING_SECRET,
+    appToken: env.SLACK_APP_TOKEN,
+    port: env.SLACK_PORT,
+    apiUrl: env.SLACK_API_URL,
+    oauth,
   };
 }
 

@@ -63,6 +63,49 @@ describe('configuration', () => {
     expect(config.roles).toEqual(['worker', 'relay']);
   });
 
+  describe('Slack OAuth installs', () => {
+    const TOKEN_KEY = Buffer.alloc(32, 7).toString('base64');
+    const oauth = { SLACK_CLIENT_ID: '123.456', SLACK_CLIENT_SECRET: 'client-secret', SLACK_STATE_SECRET: 'state-secret', SLACK_TOKEN_KEY: TOKEN_KEY, SLACK_SIGNING_SECRET: 'signing' };
+
+    it('enable Slack without a bot token, with the token key decoded and the redirect path served', () => {
+      const slack = parseConfig(oauth).slack;
+      expect(slack?.botToken).toBeUndefined();
+      expect(slack?.oauth).toMatchObject({ clientId: '123.456', clientSecret: 'client-secret', stateSecret: 'state-secret', redirectUri: undefined, redirectPath: '/slack/oauth_redirect' });
+      expect(slack?.oauth?.tokenKey.equals(Buffer.alloc(32, 7))).toBe(true);
+      const behindProxy = parseConfig({ ...oauth, SLACK_REDIRECT_URI: 'https://bot.example.com/hooks/slack/oauth' }).slack?.oauth;
+      expect(behindProxy).toMatchObject({ redirectUri: 'https://bot.example.com/hooks/slack/oauth', redirectPath: '/hooks/slack/oauth' });
+    });
+
+    it('leave single-workspace Slack as it was, and ignore a token key on its own', () => {
+      expect(parseConfig({ SLACK_BOT_TOKEN: 'xoxb', SLACK_APP_TOKEN: 'xapp', SLACK_TOKEN_KEY: TOKEN_KEY }).slack).toMatchObject({ botToken: 'xoxb', oauth: undefined });
+      expect(parseConfig({ SLACK_TOKEN_KEY: TOKEN_KEY }).slack).toBeUndefined();
+    });
+
+    it.each([
+      [{ ...oauth, SLACK_TOKEN_KEY: '' }, /^SLACK_TOKEN_KEY: required for OAuth installs, to encrypt the workspaces' tokens in the database; make one with `openssl rand -base64 32`$/],
+      [{ ...oauth, SLACK_TOKEN_KEY: 'correct horse battery staple' }, /^SLACK_TOKEN_KEY: expected 32 random bytes in base64, made with `openssl rand -base64 32`$/],
+      [{ ...oauth, SLACK_TOKEN_KEY: Buffer.alloc(16, 1).toString('base64') }, /^SLACK_TOKEN_KEY: expected 32 random bytes in base64/],
+      [{ ...oauth, SLACK_STATE_SECRET: '' }, /^SLACK_STATE_SECRET: required with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for OAuth installs$/],
+      [{ ...oauth, SLACK_BOT_TOKEN: 'xoxb-1' }, /^SLACK_BOT_TOKEN: set either SLACK_BOT_TOKEN \(one workspace\) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET \(OAuth installs\), not both$/],
+      [{ ...oauth, SLACK_SIGNING_SECRET: '' }, /^SLACK_SIGNING_SECRET: SLACK_CLIENT_ID needs SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/],
+      [{ SLACK_SIGNING_SECRET: 'signing' }, /^SLACK_BOT_TOKEN: required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set \(or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for OAuth installs\)$/],
+    ])('refuse %o with a message naming the variable', (env, message) => {
+      const problems = problemsOf(env);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(message);
+    });
+
+    it('name every missing piece at once when only the client id is set', () => {
+      const problems = problemsOf({ SLACK_CLIENT_ID: '123.456', SLACK_APP_TOKEN: 'xapp' });
+      expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['SLACK_CLIENT_SECRET', 'SLACK_STATE_SECRET', 'SLACK_TOKEN_KEY']);
+    });
+
+    it('never repeat the token key or the OAuth secrets in messages', () => {
+      const problems = problemsOf({ SLACK_TOKEN_KEY: 'hunter2-not-a-key', SLACK_CLIENT_SECRET: 'client-s3cret', SLACK_APP_TOKEN: 'xapp' });
+      expect(problems.join('\n')).not.toMatch(/hunter2|s3cret/);
+    });
+  });
+
   describe('.env file', () => {
     let remove: (() => Promise<void>) | undefined;
     afterEach(async () => remove?.());

@@ -3,6 +3,7 @@ import { QuotaChangeSchema } from './quota-change.js';
 import { RelayCursorSchema } from './relay-cursor.js';
 import { SeparationSchema } from './separation.js';
 import { SeparationRequestSchema } from './separation-request.js';
+import { SlackInstallationSchema } from './slack-installation.js';
 import { TenantSchema } from './tenant.js';
 import { UsageEntrySchema } from './usage-entry.js';
 
@@ -11,7 +12,8 @@ export * from './quota-change.js';
 export * from './relay-cursor.js';
 export * from './separation.js';
 export * from './separation-request.js';
+export * from './slack-installation.js';
 export * from './tenant.js';
 export * from './usage-entry.js';
 
-export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema, RelayCursorSchema];
+export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema, RelayCursorSchema, SlackInstallationSchema];
