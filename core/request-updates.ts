@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { StoredFile } from './db/entities/separation.js';
+import type { ErrorCode } from './errors.js';
 import type { JobProgress } from './queue/jobs.js';
 
 /** Everything an adapter shows about one request while it is in flight. */
@@ -7,7 +8,7 @@ export type RequestUpdate =
   | { type: 'queued'; requestId: string; position: number }
   | { type: 'progress'; requestId: string; progress: JobProgress }
   | { type: 'completed'; requestId: string; files: StoredFile[] }
-  | { type: 'failed'; requestId: string; code: string; message: string }
+  | { type: 'failed'; requestId: string; code: ErrorCode; message: string }
   | { type: 'cancelled'; requestId: string };
 
 export type RequestUpdateListener = (update: RequestUpdate) => void;

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
-import { SeparationRequest } from './db/entities/index.js';
+import { SeparationRequest, type PlatformMessage } from './db/entities/index.js';
 import { Outbox } from './delivery/outbox.js';
 import type { Platform } from './db/entities/tenant.js';
 import { UserError } from './errors.js';
@@ -84,7 +84,7 @@ export class StembotCore {
   }
 
   /** Adapters keep where a request is shown (it can move, e.g. from a reply to a channel message). */
-  async rememberMessage(requestId: string, platformMessage: SeparationRequest['platformMessage']): Promise<void> {
+  async rememberMessage(requestId: string, platformMessage: PlatformMessage): Promise<void> {
     await this.deps.em.fork().nativeUpdate(SeparationRequest, { id: requestId }, { platformMessage });
   }
 

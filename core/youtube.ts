@@ -22,6 +22,7 @@ const REFUSALS = {
 } as const;
 
 export type YouTubeRefusalCode = keyof typeof REFUSALS;
+export const YOUTUBE_REFUSAL_CODES = Object.keys(REFUSALS) as YouTubeRefusalCode[];
 
 export type YouTubeLink =
   | { ok: true; videoId: string; startSeconds?: number }

@@ -3,10 +3,11 @@ import type { Logger } from '../../core/logging.js';
 import type { RoleHandle } from '../../core/queue/relay-role.js';
 import type { StembotCore } from '../../core/stembot-core.js';
 import { DISCORD_COMMANDS } from './commands/index.js';
+import { requestMessageEditor } from '../chat/edit-request-message.js';
+import { OutboxDelivery } from '../chat/outbox-delivery.js';
+import { ProgressTracker } from '../chat/progress-tracker.js';
 import type { DiscordContext } from './context.js';
-import { DiscordDelivery } from './delivery.js';
 import { createInteractionRouter } from './interaction-router.js';
-import { ProgressTracker } from './progress-tracker.js';
 import { NO_MENTIONS } from './render/user-text.js';
 import { RequestMessages } from './request-messages.js';
 
@@ -33,19 +34,8 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
   // Slash commands and buttons arrive as interactions, which need no privileged intents. Messages
   // carry titles and file names users chose: by default nothing in them may ping anyone.
   const client = new Client({ intents: [GatewayIntentBits.Guilds], allowedMentions: NO_MENTIONS, ...(options.settings.apiUrl ? { rest: { api: options.settings.apiUrl } } : {}) });
-  const messages = new RequestMessages(client, options.settings.apiUrl, log, now);
-  const progress = new ProgressTracker(
-    options.core,
-    async (requestId, payload) => {
-      const status = await options.core.status(requestId);
-      const message = messages.parse(status.platformMessage);
-      if (!message) return;
-      const shown = await messages.show(message, payload);
-      if (shown !== message) await options.core.rememberMessage(requestId, shown);
-    },
-    log,
-    now,
-  );
+  const messages = new RequestMessages(client, options.settings.apiUrl, now);
+  const progress = new ProgressTracker({ core: options.core, edit: requestMessageEditor(options.core, messages), minEditIntervalMs: messages.minEditIntervalMs, logger: log, now });
   const context: DiscordContext = { core: options.core, client, progress, messages, logger: log, knownModels: options.knownModels };
   const route = createInteractionRouter(DISCORD_COMMANDS, context);
   client.on(Events.InteractionCreate, (interaction) => void route(interaction));
@@ -53,7 +43,7 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
   await client.login(options.settings.token);
   await ready;
-  const delivery = new DiscordDelivery(options.core, messages, log);
+  const delivery = new OutboxDelivery(options.core, messages, log);
   delivery.start();
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'discord bot ready');
   return {

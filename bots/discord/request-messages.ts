@@ -1,12 +1,22 @@
-import { PermissionFlagsBits, WebhookClient, type BaseMessageOptions, type Client, type GuildTextBasedChannel } from 'discord.js';
+import { PermissionFlagsBits, WebhookClient, type BaseMessageOptions, type Client, type CommandInteraction, type GuildTextBasedChannel } from 'discord.js';
 import { z } from 'zod';
-import type { Logger } from '../../core/logging.js';
+import type { ChatAsk } from '../chat/submit-input.js';
 import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
+import type { ChatSurface } from '../chat/chat-surface.js';
+import type { RequestMessageView } from '../chat/message-view.js';
+import { renderProgress } from './render/progress.js';
+import { renderFailure, renderResult } from './render/result.js';
 import { NO_MENTIONS } from './render/user-text.js';
 
 /** Interaction tokens live 15 minutes; after 14 we stop relying on one and use the channel. */
-export const TOKEN_USABLE_MS = 14 * 60 * 1000;
+const TOKEN_USABLE_MS = 14 * 60 * 1000;
 const TOKEN_LIFETIME_MS = 15 * 60 * 1000;
+/** Discord documents no edit rate; one edit per 2 s per message keeps well inside any bucket. */
+const MIN_EDIT_INTERVAL_MS = 2000;
+/** Discord's default per-file upload limit when the interaction did not say (10 MiB). */
+const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
+/** Discord's cap on attachments in one message. */
+const MAX_ATTACHMENTS = 10;
 
 /** What stembot keeps about a request's Discord message (stored on the request as platformMessage). */
 export const discordMessageSchema = z.object({
@@ -23,6 +33,24 @@ export const discordMessageSchema = z.object({
 });
 export type DiscordMessage = z.infer<typeof discordMessageSchema>;
 
+/** Where a request asked by this command is shown: the interaction's reply, until its token runs out. */
+export function discordMessageOf(interaction: CommandInteraction, guildId: string): DiscordMessage {
+  return { applicationId: interaction.applicationId, interactionToken: interaction.token, interactionAt: interaction.createdTimestamp, guildId, channelId: interaction.channelId };
+}
+
+/** Who asks where, for the shared submit-input builder: the part of an ask every Discord command fills in alike. */
+export function discordAskOrigin(interaction: CommandInteraction, guildId: string, message: DiscordMessage): Pick<ChatAsk, 'platform' | 'tenantId' | 'tenantName' | 'userId' | 'channelId' | 'platformMessage' | 'maxFileBytes'> {
+  return {
+    platform: 'discord',
+    tenantId: guildId,
+    tenantName: interaction.guild?.name,
+    userId: interaction.user.id,
+    channelId: interaction.channelId,
+    platformMessage: message,
+    maxFileBytes: interaction.attachmentSizeLimit,
+  };
+}
+
 export class MissingPermissionsError extends Error {
   constructor(readonly missing: string[]) {
     super(`missing channel permissions: ${missing.join(', ')}`);
@@ -35,11 +63,22 @@ const NEEDED = [
   [PermissionFlagsBits.AttachFiles, 'Attach Files'],
 ] as const;
 
+/** Discord nonces are at most 25 characters: the post key (a delivery's uuid) without its dashes, cut to fit. */
+function nonceOf(postKey: string): string {
+  return postKey.replaceAll('-', '').slice(0, 25);
+}
+
 /**
- * Writes to the message a request is shown in: the interaction's reply while its token is good,
- * then a channel message posted with the bot's own permissions (checked first).
+ * Discord's surface for the shared flow: writes to the message a request is shown in, the
+ * interaction's reply while its token is good, then a channel message posted with the bot's own
+ * permissions (checked first).
  */
-export class RequestMessages {
+export class RequestMessages implements ChatSurface<DiscordMessage> {
+  readonly platform = 'discord';
+  readonly minEditIntervalMs = MIN_EDIT_INTERVAL_MS;
+  readonly defaultFileLimitBytes = DEFAULT_ATTACHMENT_LIMIT;
+  readonly maxFilesPerMessage = MAX_ATTACHMENTS;
+
   /**
    * One webhook client per interaction token, kept while the token lives: its request queue
    * orders the edits of one message and carries the rate-limit state a 429 leaves behind.
@@ -49,7 +88,6 @@ export class RequestMessages {
   constructor(
     private readonly client: Client,
     private readonly apiUrl: string | undefined,
-    private readonly logger: Logger,
     private readonly now: () => number,
   ) {}
 
@@ -58,16 +96,28 @@ export class RequestMessages {
     return parsed.success ? parsed.data : undefined;
   }
 
-  tokenUsable(message: DiscordMessage): boolean {
+  private tokenUsable(message: DiscordMessage): boolean {
     return this.now() - message.interactionAt < TOKEN_USABLE_MS;
   }
 
   /**
    * Edits the request's message in place; returns the updated platform message (its ids may be
-   * new). Every edit of one request goes through here, so they reach Discord in order. A `nonce`
-   * makes a message the bot has to post anew safe to send twice: Discord returns the first one.
+   * new). Every edit of one request goes through here, so they reach Discord in order. A result
+   * posted in the channel, not as the requester's own reply, mentions them.
    */
-  async show(message: DiscordMessage, payload: BaseMessageOptions, options: { nonce?: string } = {}): Promise<DiscordMessage> {
+  async show(message: DiscordMessage, view: RequestMessageView, options: { postKey?: string } = {}): Promise<DiscordMessage> {
+    const inChannel = message.channelMessageId !== undefined || !this.tokenUsable(message);
+    return this.post(message, this.render(view, inChannel), options.postKey === undefined ? undefined : nonceOf(options.postKey));
+  }
+
+  private render(view: RequestMessageView, inChannel: boolean): BaseMessageOptions {
+    if (view.kind === 'progress') return renderProgress(view);
+    if (view.kind === 'result') return renderResult(view, { mention: inChannel });
+    return renderFailure(view);
+  }
+
+  /** A `nonce` makes a message the bot has to post anew safe to send twice: Discord returns the first one. */
+  private async post(message: DiscordMessage, payload: BaseMessageOptions, nonce: string | undefined): Promise<DiscordMessage> {
     if (!message.channelMessageId && this.tokenUsable(message)) {
       const edited = await this.webhookFor(message).editMessage('@original', payload);
       return message.messageId ? message : { ...message, messageId: edited.id };
@@ -81,7 +131,7 @@ export class RequestMessages {
         return message;
       }
     }
-    const sent = await channel.send(options.nonce ? { ...payload, nonce: options.nonce, enforceNonce: true } : payload);
+    const sent = await channel.send(nonce ? { ...payload, nonce, enforceNonce: true } : payload);
     return { ...message, channelMessageId: sent.id };
   }
 
@@ -89,7 +139,7 @@ export class RequestMessages {
    * Whether the interaction's reply already carries exactly these files: a delivery whose poster
    * died after Discord took the upload, but before it could say so, is not posted a second time.
    */
-  async replyCarries(message: DiscordMessage, fileNames: string[]): Promise<boolean> {
+  async alreadyCarries(message: DiscordMessage, fileNames: string[]): Promise<boolean> {
     if (message.channelMessageId || !this.tokenUsable(message)) return false;
     const reply = await this.webhookFor(message).fetchMessage('@original');
     const shown = reply.attachments.map((attachment) => attachment.filename).sort();
@@ -97,7 +147,8 @@ export class RequestMessages {
   }
 
   /** Tells the requester, in the last reply that still works, that the channel is closed to the bot. */
-  async explainMissing(message: DiscordMessage, error: MissingPermissionsError): Promise<boolean> {
+  async explainUndeliverable(message: DiscordMessage, error: unknown): Promise<boolean> {
+    if (!(error instanceof MissingPermissionsError)) return false;
     // The last minute we kept in reserve is for exactly this: the token still works until 15 min.
     if (this.now() - message.interactionAt >= TOKEN_LIFETIME_MS) return false;
     await this.webhookFor(message).editMessage('@original', {

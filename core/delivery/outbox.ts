@@ -1,10 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Platform } from '../db/entities/tenant.js';
 import { Delivery, SeparationRequest } from '../db/entities/index.js';
+import { summarize, type RequestSummary } from '../requests/request-queries.js';
 
 export interface ClaimedDelivery {
   deliveryId: string;
-  request: SeparationRequest;
+  /** The finished request to post (completed, failed or cancelled), as plain data. */
+  request: RequestSummary;
   /** How many times this delivery was claimed before (a previous adapter died or failed). */
   attempts: number;
 }
@@ -40,11 +42,11 @@ export class Outbox {
       [options.claimer, options.leaseMs, options.platform, options.limit],
     );
     if (rows.length === 0) return [];
-    const requests = await em.find(SeparationRequest, { id: { $in: rows.map((row) => row.request_id) } }, { populate: ['tenant', 'separation'] });
+    const requests = await em.find(SeparationRequest, { id: { $in: rows.map((row) => row.request_id) } }, { populate: ['separation'] });
     const byId = new Map(requests.map((request) => [request.id, request]));
     return rows.flatMap((row) => {
       const request = byId.get(row.request_id);
-      return request ? [{ deliveryId: row.id, request, attempts: row.attempts - 1 }] : [];
+      return request ? [{ deliveryId: row.id, request: summarize(request), attempts: row.attempts - 1 }] : [];
     });
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toErrorCode, type ErrorCode } from '../errors.js';
 import type { StoredFile } from '../db/entities/separation.js';
 import { requestOptionsSchema, requestSourceSchema } from '../db/entities/separation-request.js';
 
@@ -68,11 +69,11 @@ export function parseJobId(jobId: string): JobRef | undefined {
  * A failure's reason travels through BullMQ as text; a user-facing one is written `[code] message`
  * so the relay can hand adapters the code and the chat-worded message separately.
  */
-export function formatFailure(code: string, message: string): string {
+export function formatFailure(code: ErrorCode, message: string): string {
   return `[${code}] ${message}`;
 }
 
-export function parseFailure(reason: string): { code: string; message: string } {
+export function parseFailure(reason: string): { code: ErrorCode; message: string } {
   const match = /^\[([a-z_]+)\] (.*)$/s.exec(reason);
-  return match ? { code: match[1] as string, message: match[2] as string } : { code: 'internal', message: reason };
+  return match ? { code: toErrorCode(match[1] as string), message: match[2] as string } : { code: 'internal', message: reason };
 }

@@ -51,13 +51,13 @@ export async function reserveQuota(em: EntityManager, input: ReserveInput): Prom
   const limits = effectiveLimits(input.defaults, input.tenant.quotaOverrides);
   checkModel(limits, input.model);
   if (input.audioSeconds > limits.maxTrackSeconds) {
-    throw new UserError('track_too_long', `This track is ${formatDuration(input.audioSeconds)}; this server's limit is ${formatDuration(limits.maxTrackSeconds)}.`);
+    throw new UserError('track_too_long', `This track is ${formatDuration(input.audioSeconds)}; the limit here is ${formatDuration(limits.maxTrackSeconds)}.`);
   }
   await checkJobsAndCooldown(em, input, limits);
   if (!input.free) {
     const day = await usedSeconds(em, input.tenant.id, dayWindow(input.now));
     if (day + input.audioSeconds > limits.dailySeconds) {
-      throw new UserError('daily_quota', `This server has ${formatDuration(Math.max(0, limits.dailySeconds - day))} of separation left today and this track needs ${formatDuration(input.audioSeconds)}; it resets at 00:00 UTC.`);
+      throw new UserError('daily_quota', `There is ${formatDuration(Math.max(0, limits.dailySeconds - day))} of separation left here today and this track needs ${formatDuration(input.audioSeconds)}; it resets at 00:00 UTC.`);
     }
     const month = await usedSeconds(em, input.tenant.id, monthWindow(input.now));
     if (month + input.audioSeconds > limits.monthlySeconds) throw monthlyQuota(limits);
@@ -80,20 +80,20 @@ export async function precheckQuota(em: EntityManager, input: PrecheckInput): Pr
   await checkJobsAndCooldown(em, input, limits);
   if (input.free) return;
   if ((await usedSeconds(em, input.tenant.id, dayWindow(input.now))) >= limits.dailySeconds) {
-    throw new UserError('daily_quota', 'This server has no separation time left today; it resets at 00:00 UTC.');
+    throw new UserError('daily_quota', 'There is no separation time left here today; it resets at 00:00 UTC.');
   }
   if ((await usedSeconds(em, input.tenant.id, monthWindow(input.now))) >= limits.monthlySeconds) throw monthlyQuota(limits);
 }
 
 function checkModel(limits: QuotaLimits, model: string): void {
   if (!limits.allowedModels.includes(model)) {
-    throw new UserError('model_not_allowed', `This server does not allow the ${model} model; it allows ${limits.allowedModels.join(', ')}.`);
+    throw new UserError('model_not_allowed', `The ${model} model is not allowed here; the allowed ones are ${limits.allowedModels.join(', ')}.`);
   }
 }
 
 async function checkJobsAndCooldown(em: EntityManager, input: PrecheckInput, limits: QuotaLimits): Promise<void> {
   if ((await activeJobs(em, input.tenant.id)) >= limits.concurrentJobs) {
-    throw new UserError('too_many_jobs', `This server already has ${limits.concurrentJobs} separations running; try again when one finishes.`);
+    throw new UserError('too_many_jobs', `Separations running here are at their limit of ${limits.concurrentJobs}; try again when one finishes.`);
   }
   if (limits.userCooldownSeconds > 0) {
     const last = await em.findOne(SeparationRequest, { tenant: input.tenant.id, userId: input.userId }, { orderBy: { createdAt: 'desc' }, fields: ['createdAt'] });
@@ -103,7 +103,7 @@ async function checkJobsAndCooldown(em: EntityManager, input: PrecheckInput, lim
 }
 
 function monthlyQuota(limits: QuotaLimits): UserError {
-  return new UserError('monthly_quota', `This server has used its ${formatDuration(limits.monthlySeconds)} for this month; it resets on the 1st (UTC).`);
+  return new UserError('monthly_quota', `This month's ${formatDuration(limits.monthlySeconds)} of separation here is used up; it resets on the 1st (UTC).`);
 }
 
 /**

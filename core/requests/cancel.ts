@@ -29,7 +29,7 @@ export async function cancelRequest(deps: { em: EntityManager; producer: JobProd
     const request = await em.findOne(SeparationRequest, requestId, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!request) throw new UserError('request_not_found', 'That request does not exist any more.');
     // The same refusal for another tenant's request as for a stranger's: it tells nobody what exists elsewhere.
-    if (request.userId !== by.userId && !(await isAdminOf(em, request.tenant.id, by))) throw new UserError('not_your_request', 'Only the person who asked, or a server admin, can cancel this.');
+    if (request.userId !== by.userId && !(await isAdminOf(em, request.tenant.id, by))) throw new UserError('not_your_request', 'Only the person who asked, or an admin, can cancel this.');
     if (request.state !== 'queued' && request.state !== 'running') throw new UserError('already_finished', `That request has already ${request.state === 'cancelled' ? 'been cancelled' : request.state}.`);
     request.state = 'cancelled';
     request.finishedAt = new Date();

@@ -1,25 +1,26 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { SeparationRequest, type RequestState } from '../db/entities/index.js';
+import { SeparationRequest, type PlatformMessage, type RequestOptions, type RequestState, type StoredFile } from '../db/entities/index.js';
 import type { Platform } from '../db/entities/tenant.js';
-import { UserError } from '../errors.js';
+import { UserError, toErrorCode, type ErrorCode } from '../errors.js';
 
+/** One request as adapters see it: plain data, never the entity. */
 export interface RequestSummary {
   requestId: string;
   state: RequestState;
   title?: string;
   durationSeconds?: number;
   model: string;
-  options: SeparationRequest['options'];
+  options: RequestOptions;
   userId: string;
   channelId: string;
-  platformMessage: SeparationRequest['platformMessage'];
-  files: SeparationRequest['files'];
-  error?: { code: string; message: string };
+  platformMessage: PlatformMessage;
+  files: StoredFile[];
+  error?: { code: ErrorCode; message: string };
   createdAt: Date;
   finishedAt?: Date;
 }
 
-function summarize(request: SeparationRequest): RequestSummary {
+export function summarize(request: SeparationRequest): RequestSummary {
   return {
     requestId: request.id,
     state: request.state,
@@ -31,7 +32,7 @@ function summarize(request: SeparationRequest): RequestSummary {
     channelId: request.channelId,
     platformMessage: request.platformMessage,
     files: request.files,
-    error: request.errorCode ? { code: request.errorCode, message: request.errorMessage ?? '' } : undefined,
+    error: request.errorCode ? { code: toErrorCode(request.errorCode), message: request.errorMessage ?? '' } : undefined,
     createdAt: request.createdAt,
     finishedAt: request.finishedAt,
   };

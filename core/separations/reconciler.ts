@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Separation, SeparationRequest } from '../db/entities/index.js';
+import { toErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { JobProducer, JobStanding } from '../queue/job-producer.js';
 import { formatFailure, jobIdOf, jobResultSchema, type JobRef } from '../queue/jobs.js';
@@ -112,7 +113,7 @@ export class Reconciler {
     const separation = request.separation;
     if (!separation || separation.state !== 'completed') {
       // Its separation ended without taking the request along (the relay stopped in between).
-      const reason = separation?.errorCode && separation.errorMessage ? formatFailure(separation.errorCode, separation.errorMessage) : LOST_FAILURE;
+      const reason = separation?.errorCode && separation.errorMessage ? formatFailure(toErrorCode(separation.errorCode), separation.errorMessage) : LOST_FAILURE;
       await this.recorder.failRequests([request.id], reason);
       report.failed += 1;
       return;

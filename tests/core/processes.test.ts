@@ -76,7 +76,7 @@ describe('a cancel from another process', () => {
     const refused = runScript('./cancel-process.ts', [outcome.requestId, 'someone-else'], harness.env);
     const cancel = runScript('./cancel-process.ts', [outcome.requestId, 'asker'], harness.env);
     expect((await refused.exited).code).toBe(1);
-    expect(refused.stderr()).toContain('Only the person who asked, or a server admin, can cancel this.');
+    expect(refused.stderr()).toContain('Only the person who asked, or an admin, can cancel this.');
     expect((await cancel.exited).code, cancel.stderr()).toBe(0);
 
     const em = harness.runtime.orm.em.fork();

@@ -66,7 +66,7 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as UserError] : []));
     expect(admitted).toHaveLength(3);
     expect(new Set(refused.map((e) => e.code))).toEqual(new Set(['daily_quota']));
-    expect(refused[0]?.message).toBe('This server has 3 s of separation left today and this track needs 19 s; it resets at 00:00 UTC.');
+    expect(refused[0]?.message).toBe('There is 3 s of separation left here today and this track needs 19 s; it resets at 00:00 UTC.');
     const em = harness.runtime.orm.em.fork();
     const [row] = await em.execute<{ reserved: number; count: number }[]>(
       "select sum(audio_seconds)::int as reserved, count(*)::int as count from usage_entry u join tenant t on t.id = u.tenant_id where t.external_id = 'race' and kind = 'reserve'",
@@ -105,11 +105,11 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
   });
 
   it('refuses, before spending quota: a model the guild does not allow, a track over the length limit, the per-user cooldown, too many jobs', async () => {
-    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'models', model: 'htdemucs_6s' })))).message).toBe('This server does not allow the htdemucs_6s model; it allows htdemucs.');
+    expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'models', model: 'htdemucs_6s' })))).message).toBe('The htdemucs_6s model is not allowed here; the allowed ones are htdemucs.');
     await harness.core.quota.set({ platform: 'discord', externalId: 'short' }, 'max_track_minutes', '1', 'admin');
     const long = await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'long0000000' } })));
     expect(long.code).toBe('track_too_long');
-    expect(long.message).toMatch(/^This track is 1 min 1[56] s; this server's limit is 1 min\.$/);
+    expect(long.message).toMatch(/^This track is 1 min 1[56] s; the limit here is 1 min\.$/);
     expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'short', source: { kind: 'youtube', videoId: 'notthere000' } })))).code).toBe('video_unavailable');
     await harness.core.quota.set({ platform: 'discord', externalId: 'cool' }, 'user_cooldown_seconds', '60', 'admin');
     await harness.core.submit(ask({ tenantId: 'cool', userId: 'hasty', source: { kind: 'youtube', videoId: MISC[1] as string } }));
@@ -137,7 +137,7 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     expect((await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'pre-busy', userId: 'b', source: video(third) })))).code).toBe('too_many_jobs');
     await harness.core.quota.set(discord('pre-spent'), 'daily_minutes', '0', 'admin');
     const spent = await rejectsWithUserError(harness.core.submit(ask({ tenantId: 'pre-spent', userId: 'c', source: video(fourth) })));
-    expect(spent.message).toBe('This server has no separation time left today; it resets at 00:00 UTC.');
+    expect(spent.message).toBe('There is no separation time left here today; it resets at 00:00 UTC.');
     // A source already being separated costs no minutes, so a guild with none left still joins it.
     expect((await harness.core.submit(ask({ tenantId: 'pre-spent', userId: 'd', source: video(first) }))).reuse).toBe('attached');
     const looked = sources.inspected.flatMap((source) => (source.kind === 'youtube' && PRE.includes(source.videoId) ? [source.videoId] : []));
@@ -155,7 +155,7 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
     ];
     for (const by of outsiders) {
       const refusal = await rejectsWithUserError(harness.core.cancel(requestId, by));
-      expect(refusal.message).toBe('Only the person who asked, or a server admin, can cancel this.');
+      expect(refusal.message).toBe('Only the person who asked, or an admin, can cancel this.');
     }
     expect((await harness.core.status(requestId)).state).toBe('queued');
     expect(await harness.runtime.orm.em.fork().count(UsageEntry, { requestId, kind: 'refund' })).toBe(0);

@@ -78,7 +78,7 @@ describe.each(['redis', 'postgres'] as const)('submit to delivery on %s', (backe
 
     const claimA = await harness.core.outbox.claim({ platform: 'discord', claimer: 'bot-a', limit: 10, leaseMs: 60_000 });
     const claimB = await harness.core.outbox.claim({ platform: 'discord', claimer: 'bot-b', limit: 10, leaseMs: 60_000 });
-    expect(claimA.map((d) => d.request.id)).toEqual([outcome.requestId]);
+    expect(claimA.map((d) => d.request.requestId)).toEqual([outcome.requestId]);
     expect(claimB).toEqual([]);
     expect(await harness.core.outbox.complete(claimA[0]!.deliveryId, 'bot-b')).toBe(false);
     expect(await harness.core.outbox.complete(claimA[0]!.deliveryId, 'bot-a')).toBe(true);
@@ -111,7 +111,7 @@ describe.each(['redis', 'postgres'] as const)('submit to delivery on %s', (backe
     expect((await harness.core.status(third.requestId)).files).toEqual((await harness.core.status(first.requestId)).files);
     expect(await harness.runtime.orm.em.fork().count(UsageEntry, { requestId: third.requestId })).toBe(0);
     const deliveries = [
-      ...(await harness.core.outbox.claim({ platform: 'discord', claimer: 'bot', limit: 10, leaseMs: 60_000 })).map((d) => d.request.id),
+      ...(await harness.core.outbox.claim({ platform: 'discord', claimer: 'bot', limit: 10, leaseMs: 60_000 })).map((d) => d.request.requestId),
     ].sort();
     expect(deliveries).toEqual([first.requestId, second.requestId, third.requestId].sort());
   });

@@ -123,7 +123,7 @@ describe.each(DEPLOYMENTS)('guild admins within the operator’s limits, from ch
     expect((await answer(quotaAdmin(ADA, 'max_track_minutes', '1'))).content).toMatch(/^Saved\.\n/);
     expect(await quotaShown(GUILD_A)).toContain('longest track: 1 min');
     const tooLong = await answer(command('separate', CARA, GUILD_A, { options: { link: `https://youtu.be/${LONG}` } }));
-    expect(tooLong.content).toMatch(/^This track is 1 min 1[56] s; this server's limit is 1 min\.$/);
+    expect(tooLong.content).toMatch(/^This track is 1 min 1[56] s; the limit here is 1 min\.$/);
   });
 
   it('refuses more jobs, a shorter cooldown, a model the operator does not offer and a limit that does not exist, saving nothing', async () => {
@@ -153,7 +153,7 @@ describe.each(DEPLOYMENTS)('guild admins within the operator’s limits, from ch
     expect(shown).toContain('Running now: 0 of 3 · longest track: 10 min · wait between requests: 1 min');
     expect(shown).toContain('Models: htdemucs\n');
     const model = await answer(command('separate', BEN, GUILD_B, { options: { link: `https://youtu.be/${SHORT}`, model: 'htdemucs_ft' } }));
-    expect(model.content).toBe('This server does not allow the htdemucs_ft model; it allows htdemucs.');
+    expect(model.content).toBe('The htdemucs_ft model is not allowed here; the allowed ones are htdemucs.');
   });
 
   it('refuses an admin of another server who presses Cancel on this server’s request; the request goes on', async () => {
@@ -164,7 +164,7 @@ describe.each(DEPLOYMENTS)('guild admins within the operator’s limits, from ch
     // Ada has Manage Server in her own server, and sends the button from there.
     const outsider = fake.dispatchInteraction({ type: 'component', customId: `cancel:${requestId}`, message: progress, userId: ADA, guildId: GUILD_A, channelId: GENERAL_A });
     const refusal = await answer(outsider);
-    expect(refusal.content).toBe('Only the person who asked, or a server admin, can cancel this.');
+    expect(refusal.content).toBe('Only the person who asked, or an admin, can cancel this.');
     expect(refusal.flags & 64).toBe(64);
     // `/cancel` only ever reaches her own requests in her own server.
     expect((await answer(command('cancel', ADA, GUILD_A))).content).toBe('You have nothing queued or running here.');

@@ -107,7 +107,7 @@ describe.each(DEPLOYMENTS)('hostile uploads through Discord (%s)', (deployment) 
   it('charges an mp3 by the frames it holds: 10 s in the header, 310 s of frames, over the 3-minute limit', async () => {
     const before = await requestsOf();
     const upload = fake.registerAttachment('short song.mp3', lyingBytes, 'audio/mpeg');
-    await refusal(separate({ file: upload }), /^This track is 5 min 11 s; this server's limit is 3 min/);
+    await refusal(separate({ file: upload }), /^This track is 5 min 11 s; the limit here is 3 min/);
     expect(await requestsOf()).toBe(before);
   });
 

@@ -1,8 +1,8 @@
 import { MessageFlags, PermissionFlagsBits, SlashCommandBuilder } from 'discord.js';
 import { SETTABLE_LIMITS } from '../../../core/quotas/limits.js';
 import { requireGuild, requireGuildAdmin } from '../guards/manage-guild.js';
+import { renderQuota } from '../render/quota.js';
 import type { DiscordCommand } from './command.js';
-import { renderQuota } from './quota.js';
 
 /**
  * `/quota-admin set|reset`. Discord applies default_member_permissions to a whole top-level
@@ -31,6 +31,6 @@ export const quotaAdminCommand: DiscordCommand = {
     if (interaction.options.getSubcommand() === 'reset') await context.core.quota.reset(tenant, interaction.user.id);
     // The limit name is checked by core, not cast: a modified client can send any string.
     else await context.core.quota.set(tenant, interaction.options.getString('limit', true), interaction.options.getString('value', true), interaction.user.id);
-    await interaction.editReply({ content: `Saved.\n${renderQuota(await context.core.quota.show(tenant))}` });
+    await interaction.editReply({ content: renderQuota({ kind: 'quota', report: await context.core.quota.show(tenant), saved: true }) });
   },
 };

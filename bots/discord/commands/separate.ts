@@ -1,22 +1,14 @@
 import { SlashCommandBuilder, type ButtonInteraction, type ChatInputCommandInteraction } from 'discord.js';
-import { UserError } from '../../../core/errors.js';
-import type { RequestOptions } from '../../../core/db/entities/separation-request.js';
-import type { SubmitInput } from '../../../core/requests/submit.js';
-import { parseYouTubeUrl } from '../../../core/youtube.js';
+import { modelChoices } from '../../chat/model-choices.js';
+import { startRequest } from '../../chat/start-request.js';
+import { STEM_CHOICES, buildSubmitInput, type ChatAsk } from '../../chat/submit-input.js';
 import type { DiscordContext } from '../context.js';
 import { isGuildAdmin, requireGuild } from '../guards/manage-guild.js';
-import { renderProgress } from '../render/progress.js';
-import type { DiscordMessage } from '../request-messages.js';
+import { discordAskOrigin, discordMessageOf, type DiscordMessage } from '../request-messages.js';
 import type { DiscordCommand } from './command.js';
 
-const STEM_CHOICES = [
-  { name: 'All four stems', value: 'all' },
-  { name: 'Karaoke: vocals + accompaniment', value: 'karaoke' },
-  { name: 'Vocals + the rest', value: 'vocals' },
-  { name: 'Drums + the rest', value: 'drums' },
-  { name: 'Bass + the rest', value: 'bass' },
-  { name: 'Other + the rest', value: 'other' },
-];
+/** Discord shows at most 25 autocomplete choices. */
+const MAX_AUTOCOMPLETE_CHOICES = 25;
 
 const definition = new SlashCommandBuilder()
   .setName('separate')
@@ -30,56 +22,29 @@ const definition = new SlashCommandBuilder()
   )
   .addStringOption((o) => o.setName('model').setDescription('Separation model').setAutocomplete(true));
 
-function stemOptions(choice: string | null): Pick<RequestOptions, 'stems' | 'stem'> {
-  if (!choice || choice === 'all') return { stems: 'all' };
-  if (choice === 'karaoke') return { stems: 'karaoke' };
-  // Discord only sends a listed choice; anything else is a forged interaction, and the stem later
-  // picks a stored file, so it is refused here in the command's own words.
-  if (!STEM_CHOICES.some((listed) => listed.value === choice)) {
-    throw new UserError('unknown_stem', `Pick one of the offered stems: ${STEM_CHOICES.map((listed) => listed.value).join(', ')}.`);
-  }
-  return { stems: 'single', stem: choice };
-}
+/** Discord's words for giving a source: its option names. */
+const NO_SOURCE_HELP = 'Give a YouTube link (`link:`) or attach an audio file (`file:`). Try /help for examples.';
 
-function sourceOf(interaction: ChatInputCommandInteraction): SubmitInput['source'] {
-  const link = interaction.options.getString('link');
+/** What the interaction asks for, before any of it is trusted (see chat/submit-input.ts). */
+function askOf(interaction: ChatInputCommandInteraction, guildId: string, message: DiscordMessage): ChatAsk {
   const file = interaction.options.getAttachment('file');
-  if (link && file) throw new UserError('two_sources', 'Give either a link or a file, not both.');
-  if (file) return { kind: 'attachment', platform: 'discord', url: file.url, filename: file.name, bytes: file.size };
-  if (!link) throw new UserError('no_source', 'Give a YouTube link (`link:`) or attach an audio file (`file:`). Try /help for examples.');
-  const parsed = parseYouTubeUrl(link);
-  if (!parsed.ok) throw new UserError(parsed.code, parsed.message);
-  return { kind: 'youtube', videoId: parsed.videoId, ...(parsed.startSeconds ? { startSeconds: parsed.startSeconds } : {}) };
+  return {
+    ...discordAskOrigin(interaction, guildId, message),
+    link: interaction.options.getString('link') ?? undefined,
+    file: file ? { url: file.url, filename: file.name, bytes: file.size } : undefined,
+    stems: interaction.options.getString('stems') ?? undefined,
+    format: interaction.options.getString('format') ?? undefined,
+    model: interaction.options.getString('model') ?? undefined,
+  };
 }
 
 async function execute(interaction: ChatInputCommandInteraction, context: DiscordContext): Promise<void> {
   // Defer first, well inside Discord's 3 s: looking at the video takes longer than that sometimes.
   await interaction.deferReply();
   const guildId = requireGuild(interaction);
-  const message: DiscordMessage = {
-    applicationId: interaction.applicationId,
-    interactionToken: interaction.token,
-    interactionAt: interaction.createdTimestamp,
-    guildId,
-    channelId: interaction.channelId,
-  };
+  const message = discordMessageOf(interaction, guildId);
   try {
-    const outcome = await context.core.submit({
-      platform: 'discord',
-      tenantId: guildId,
-      tenantName: interaction.guild?.name,
-      userId: interaction.user.id,
-      channelId: interaction.channelId,
-      platformMessage: message,
-      source: sourceOf(interaction),
-      model: interaction.options.getString('model') ?? undefined,
-      options: { ...stemOptions(interaction.options.getString('stems')), format: (interaction.options.getString('format') ?? 'mp3') as RequestOptions['format'], maxFileBytes: interaction.attachmentSizeLimit },
-    });
-    const view = { requestId: outcome.requestId, title: outcome.title, stage: 'queued' as const, fraction: 0, position: outcome.position };
-    // Through the request's own queue, so a fast result is never overwritten by this first edit.
-    const shown = await context.messages.show(message, renderProgress(view));
-    await context.core.rememberMessage(outcome.requestId, shown);
-    context.progress.track(view);
+    await startRequest({ core: context.core, surface: context.messages, progress: context.progress }, buildSubmitInput(askOf(interaction, guildId, message), NO_SOURCE_HELP), message);
   } catch (error) {
     // The deferred reply is public (results go to the channel); refusals are for the asker only.
     await interaction.deleteReply().catch(() => undefined);
@@ -99,10 +64,8 @@ export const separateCommand: DiscordCommand = {
   execute,
   /** Models this guild allows that the bot knows (registry and added ones), matching what was typed. */
   async autocomplete(interaction, context) {
-    const typed = interaction.options.getFocused().toLowerCase();
-    const known = new Set(await context.knownModels());
     const allowed = interaction.guildId ? (await context.core.quota.show({ platform: 'discord', externalId: interaction.guildId })).limits.allowedModels : [];
-    const models = allowed.filter((name) => known.has(name) && name.toLowerCase().includes(typed)).slice(0, 25);
+    const models = modelChoices({ allowed, known: await context.knownModels(), typed: interaction.options.getFocused(), max: MAX_AUTOCOMPLETE_CHOICES });
     await interaction.respond(models.map((name) => ({ name, value: name })));
   },
   buttons: { prefix: 'cancel', handle: cancelButton },

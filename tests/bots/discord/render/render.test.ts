@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { planAttachments, type DeliverableFile } from '../../../../bots/chat/attachment-plan.js';
+import { refusalFor } from '../../../../bots/chat/failure-reference.js';
+import type { ResultView } from '../../../../bots/chat/message-view.js';
 import { UserError } from '../../../../core/errors.js';
 import { renderProgress } from '../../../../bots/discord/render/progress.js';
 import { renderRefusal } from '../../../../bots/discord/render/refusal.js';
 import { renderResult } from '../../../../bots/discord/render/result.js';
 
 const MIB = 1024 * 1024;
+const silent = pino({ level: 'silent' });
+
+/** A result planned the way the outbox plans it for Discord: 10 MiB a file, 10 files a message. */
+const resultOf = (files: DeliverableFile[]): ResultView => ({ kind: 'result', title: 'Song', requesterId: 'u', files: planAttachments(files, { limitBytes: 10 * MIB, maxFiles: 10 }) });
 
 describe('Discord renderers', () => {
   it('shows the stage, a bar, the ETA and a Cancel button', () => {
-    const message = renderProgress({ requestId: '3f1c1c9e-0000-4000-8000-000000000000', title: 'Song', stage: 'separating', fraction: 0.5, etaSeconds: 75 });
+    const message = renderProgress({ kind: 'progress', requestId: '3f1c1c9e-0000-4000-8000-000000000000', title: 'Song', stage: 'separating', fraction: 0.5, etaSeconds: 75 });
     expect(message.content).toBe('**Song**\nSeparating ██████████░░░░░░░░░░ 50% · about 1 min 15 s left');
     expect(JSON.stringify(message.components)).toContain('cancel:3f1c1c9e-0000-4000-8000-000000000000');
-    expect(renderProgress({ requestId: 'x', title: 'Song', stage: 'queued', fraction: 0, position: 2 }).content).toContain('Queued (2 ahead)');
+    expect(renderProgress({ kind: 'progress', requestId: 'x', title: 'Song', stage: 'queued', fraction: 0, position: 2 }).content).toContain('Queued (2 ahead)');
   });
 
   it('attaches what fits and names what does not, with what would', () => {
@@ -19,20 +27,20 @@ describe('Discord renderers', () => {
       { name: 'vocals.flac', path: '/tmp/v.flac', bytes: 30 * MIB },
       { name: 'drums.flac', path: '/tmp/d.flac', bytes: 5 * MIB },
     ];
-    const message = renderResult({ title: 'Song', files, limitBytes: 10 * MIB });
+    const message = renderResult(resultOf(files), { mention: false });
     expect(message.files).toHaveLength(1);
     expect(message.content).toBe("**Song** is separated: drums.flac.\n`vocals.flac` (30.0 MiB) is over this server's 10.0 MiB upload limit; ask again with format mp3 or opus, which fit.");
   });
 
   it('keeps to 10 attachments a message', () => {
     const files = Array.from({ length: 12 }, (_, i) => ({ name: `s${i}.mp3`, path: `/tmp/${i}`, bytes: MIB }));
-    const message = renderResult({ title: 'Song', files, limitBytes: 10 * MIB });
+    const message = renderResult(resultOf(files), { mention: false });
     expect(message.files).toHaveLength(10);
     expect(message.content).toContain('`s11.mp3` did not fit: a message holds at most 10 files.');
   });
 
   it('words refusals as the UserError says, and internal failures with a reference, always ephemeral', () => {
-    expect(renderRefusal(new UserError('cooldown', 'Please wait 12 s before your next separation.'), 'ab12')).toMatchObject({ content: 'Please wait 12 s before your next separation.', flags: 64 });
-    expect(renderRefusal(new Error('db down'), 'ab12').content).toBe('Something broke on our side (ref ab12). Please try again in a few minutes.');
+    expect(renderRefusal(refusalFor(new UserError('cooldown', 'Please wait 12 s before your next separation.'), silent, {}))).toMatchObject({ content: 'Please wait 12 s before your next separation.', flags: 64 });
+    expect(renderRefusal({ kind: 'refusal', cause: { type: 'internal', reference: 'ab12' } }).content).toBe('Something broke on our side (ref ab12). Please try again in a few minutes.');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../../../core/errors.js';
+import { planAttachments } from '../../../../bots/chat/attachment-plan.js';
 import { renderProgress } from '../../../../bots/discord/render/progress.js';
 import { renderRefusal } from '../../../../bots/discord/render/refusal.js';
 import { renderFailure, renderResult } from '../../../../bots/discord/render/result.js';
@@ -52,22 +52,23 @@ describe('user text in Discord messages', () => {
 
 describe('Discord renderers with user text', () => {
   it('progress shows the escaped title', () => {
-    const message = renderProgress({ requestId: 'r', title: HOSTILE, stage: 'separating', fraction: 0.5 });
+    const message = renderProgress({ kind: 'progress', requestId: 'r', title: HOSTILE, stage: 'separating', fraction: 0.5 });
     expect(message.content?.split('\n')[0]).toBe(`**${SHOWN}**`);
     expect(liveMarkup(message.content ?? '')).toEqual([]);
   });
 
   it('the result shows the escaped title and pings the requester alone when it mentions them', () => {
-    const mentioned = renderResult({ title: HOSTILE, files: [], limitBytes: 1, mentionUserId: '1100000000000000101' });
+    const view = { kind: 'result' as const, title: HOSTILE, requesterId: '1100000000000000101', files: planAttachments([], { limitBytes: 1, maxFiles: 10 }) };
+    const mentioned = renderResult(view, { mention: true });
     expect(mentioned.content).toBe(`<@1100000000000000101> **${SHOWN}** is separated: no files could be attached.`);
     expect(mentioned.allowedMentions).toEqual({ parse: [], users: ['1100000000000000101'] });
-    expect(renderResult({ title: HOSTILE, files: [], limitBytes: 1 }).content).toBe(`**${SHOWN}** is separated: no files could be attached.`);
+    expect(renderResult(view, { mention: false }).content).toBe(`**${SHOWN}** is separated: no files could be attached.`);
   });
 
   it('a failure and a refusal that name a hostile file show nothing live', () => {
-    const failure = renderFailure({ title: `${HOSTILE}.mp3`, reason: `${HOSTILE}.mp3 has no audio in it.` });
+    const failure = renderFailure({ kind: 'failure', title: `${HOSTILE}.mp3`, reason: `${HOSTILE}.mp3 has no audio in it.` });
     expect(failure.content).toBe(`**${SHOWN}.mp3** could not be separated: ${SHOWN}.mp3 has no audio in it.`);
-    const refusal = renderRefusal(new UserError('attachment_unreadable', `${HOSTILE}.mp3 could not be read as audio.`), 'ab12');
+    const refusal = renderRefusal({ kind: 'refusal', cause: { type: 'user', code: 'attachment_unreadable', message: `${HOSTILE}.mp3 could not be read as audio.` } });
     expect(refusal.content).toBe(`${SHOWN}.mp3 could not be read as audio.`);
   });
 });

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../../core/logging.js';
-import type { StembotCore } from '../../core/stembot-core.js';
+import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
 import type { ClaimedDelivery } from '../../core/delivery/outbox.js';
-import { MissingPermissionsError, type RequestMessages } from './request-messages.js';
-import { renderFailure, renderResult } from './render/result.js';
+import type { Logger } from '../../core/logging.js';
+import type { RequestSummary } from '../../core/requests/request-queries.js';
+import type { StembotCore } from '../../core/stembot-core.js';
+import { planAttachments } from './attachment-plan.js';
+import type { ChatSurface } from './chat-surface.js';
+import type { RequestMessageView } from './message-view.js';
 
-/** Discord's default per-file upload limit when the interaction did not say (10 MiB). */
-export const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
 /** How often the outbox is looked at besides the wake-ups core's updates give. */
 const POLL_MS = 2000;
 /**
@@ -14,18 +15,16 @@ const POLL_MS = 2000;
  * A live one renews its claims every third of it for as long as an upload takes.
  */
 const LEASE_MS = 15_000;
-
-/** Discord nonces are at most 25 characters: the delivery's id, without its dashes, cut to fit. */
-function deliveryNonce(deliveryId: string): string {
-  return deliveryId.replaceAll('-', '').slice(0, 25);
-}
+/** Rows claimed per round. */
+const CLAIM_LIMIT = 5;
 
 /**
- * Posts finished requests from the outbox into Discord: results with their stems attached, or
- * what went wrong. Claims make two bot replicas safe; rows left while no bot ran go out at start.
+ * Posts finished requests from the outbox into one platform through its surface: results with
+ * their stems, or what went wrong. Claims make two bot replicas safe; rows left while no bot ran
+ * go out at start.
  */
-export class DiscordDelivery {
-  private readonly claimer = `discord-${randomUUID()}`;
+export class OutboxDelivery<Message extends PlatformMessage> {
+  private readonly claimer: string;
   private timer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
   private running?: Promise<void>;
@@ -33,10 +32,12 @@ export class DiscordDelivery {
   private stopped = false;
 
   constructor(
-    private readonly core: StembotCore,
-    private readonly messages: RequestMessages,
+    private readonly core: Pick<StembotCore, 'outbox' | 'storage' | 'subscribe'>,
+    private readonly surface: ChatSurface<Message>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.claimer = `${surface.platform}-${randomUUID()}`;
+  }
 
   start(): void {
     this.unsubscribe = this.core.subscribe((update) => {
@@ -72,7 +73,7 @@ export class DiscordDelivery {
   private async drain(): Promise<void> {
     try {
       for (;;) {
-        const claimed = await this.core.outbox.claim({ platform: 'discord', claimer: this.claimer, limit: 5, leaseMs: LEASE_MS });
+        const claimed = await this.core.outbox.claim({ platform: this.surface.platform, claimer: this.claimer, limit: CLAIM_LIMIT, leaseMs: LEASE_MS });
         if (claimed.length === 0 || this.stopped) return;
         await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
       }
@@ -93,38 +94,40 @@ export class DiscordDelivery {
   }
 
   private async post({ deliveryId, request, attempts }: ClaimedDelivery): Promise<void> {
-    const log = this.logger.child({ requestId: request.id, deliveryId });
-    const message = this.messages.parse(request.platformMessage);
+    const log = this.logger.child({ requestId: request.requestId, deliveryId });
+    const message = this.surface.parse(request.platformMessage);
     if (!message) {
-      log.error('request has no Discord message to answer; dropping its delivery');
+      log.error({ platform: this.surface.platform }, 'request has no message on this platform to answer; dropping its delivery');
       await this.core.outbox.complete(deliveryId, this.claimer);
       return;
     }
-    const title = request.separation?.title ?? 'Your track';
     try {
-      const inChannel = !this.messages.tokenUsable(message) || message.channelMessageId !== undefined;
-      const files = request.files.map((file) => ({ name: file.storageKey.split('/').pop() ?? file.name, path: this.core.storage.pathOf(file.storageKey), bytes: file.bytes }));
-      const payload =
-        request.state === 'completed'
-          ? renderResult({ title, files, limitBytes: request.options.maxFileBytes ?? DEFAULT_ATTACHMENT_LIMIT, mentionUserId: inChannel ? request.userId : undefined })
-          : renderFailure({ title, reason: request.errorMessage });
+      const view = this.viewOf(request);
       // A claim taken over from a poster that died may find its work already done.
-      const attached = (payload.files ?? []).map((file) => (file as { name?: string }).name ?? '');
-      if (attempts > 0 && attached.length > 0 && (await this.messages.replyCarries(message, attached).catch(() => false))) {
+      const attached = view.kind === 'result' ? view.files.attach.map((file) => file.name) : [];
+      if (attempts > 0 && attached.length > 0 && (await this.surface.alreadyCarries(message, attached).catch(() => false))) {
         await this.core.outbox.complete(deliveryId, this.claimer);
         log.info('an earlier attempt had delivered this already');
         return;
       }
-      await this.messages.show(message, payload, { nonce: deliveryNonce(deliveryId) });
+      await this.surface.show(message, view, { postKey: deliveryId });
       await this.core.outbox.complete(deliveryId, this.claimer);
-      log.info({ state: request.state }, 'delivered to Discord');
+      log.info({ state: request.state, platform: this.surface.platform }, 'delivered');
     } catch (error) {
-      if (error instanceof MissingPermissionsError && (await this.messages.explainMissing(message, error).catch(() => false))) {
+      if (await this.surface.explainUndeliverable(message, error).catch(() => false)) {
         await this.core.outbox.complete(deliveryId, this.claimer);
         return;
       }
       log.warn({ err: (error as Error).message }, 'delivery failed; it will be retried');
       await this.core.outbox.fail(deliveryId, this.claimer, (error as Error).message);
     }
+  }
+
+  private viewOf(request: RequestSummary): RequestMessageView {
+    const title = request.title ?? 'Your track';
+    if (request.state !== 'completed') return { kind: 'failure', title, reason: request.error?.message || undefined };
+    const files = request.files.map((file) => ({ name: file.storageKey.split('/').pop() ?? file.name, path: this.core.storage.pathOf(file.storageKey), bytes: file.bytes }));
+    const limits = { limitBytes: request.options.maxFileBytes ?? this.surface.defaultFileLimitBytes, maxFiles: this.surface.maxFilesPerMessage };
+    return { kind: 'result', title, requesterId: request.userId, files: planAttachments(files, limits) };
   }
 }

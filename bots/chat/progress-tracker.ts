@@ -1,14 +1,17 @@
-import type { BaseMessageOptions } from 'discord.js';
 import type { Logger } from '../../core/logging.js';
 import type { RequestUpdate } from '../../core/request-updates.js';
 import type { StembotCore } from '../../core/stembot-core.js';
-import { renderProgress, type ProgressView } from './render/progress.js';
+import type { ProgressView } from './message-view.js';
 
-/** Discord documents no edit rate; one edit per 2 s per message keeps well inside any bucket. */
-export const MIN_EDIT_INTERVAL_MS = 2000;
-
-/** Where a request's progress message lives; the delivery module owns how to edit it. */
-export type EditProgress = (requestId: string, message: BaseMessageOptions) => Promise<void>;
+export interface ProgressTrackerOptions {
+  core: Pick<StembotCore, 'subscribe'>;
+  /** Shows a progress view in the request's message (see edit-request-message.ts). */
+  edit: (requestId: string, view: ProgressView) => Promise<void>;
+  /** The platform's least time between two edits of one message (its surface's minEditIntervalMs). */
+  minEditIntervalMs: number;
+  logger: Logger;
+  now?: () => number;
+}
 
 interface Tracked {
   view: ProgressView;
@@ -23,25 +26,23 @@ interface Tracked {
 }
 
 /**
- * Keeps each request's progress message current from core's updates, editing at most every 2 s
- * (the latest state wins; intermediate ones are skipped). Final states are left to delivery.
- * The 2 s count from the end of the previous edit, not its start, so a slow or rate-limited edit
- * cannot make two arrive at Discord closer together than that.
+ * Keeps each request's progress message current from core's updates, editing at most once per
+ * `minEditIntervalMs` (the latest state wins; intermediate ones are skipped). Final states are
+ * left to the outbox. The interval counts from the end of the previous edit, not its start, so a
+ * slow or rate-limited edit cannot make two arrive at the platform closer together than that.
  */
 export class ProgressTracker {
   private readonly tracked = new Map<string, Tracked>();
+  private readonly now: () => number;
 
-  constructor(
-    private readonly core: StembotCore,
-    private readonly edit: EditProgress,
-    private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly options: ProgressTrackerOptions) {
+    this.now = options.now ?? Date.now;
+  }
 
   track(view: ProgressView): void {
     this.untrack(view.requestId);
     const entry: Tracked = { view, lastEditAt: this.now(), busy: false, stale: false, stop: () => undefined };
-    entry.stop = this.core.subscribe((update) => this.onUpdate(entry, update), view.requestId);
+    entry.stop = this.options.core.subscribe((update) => this.onUpdate(entry, update), view.requestId);
     this.tracked.set(view.requestId, entry);
   }
 
@@ -70,14 +71,15 @@ export class ProgressTracker {
 
   private schedule(entry: Tracked): void {
     entry.busy = true;
-    const wait = Math.max(0, entry.lastEditAt + MIN_EDIT_INTERVAL_MS - this.now());
+    const wait = Math.max(0, entry.lastEditAt + this.options.minEditIntervalMs - this.now());
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       entry.stale = false;
       const { requestId } = entry.view;
       if (this.tracked.get(requestId) !== entry) return;
-      this.edit(requestId, renderProgress(entry.view))
-        .catch((error: unknown) => this.logger.warn({ requestId, err: (error as Error).message }, 'progress edit failed'))
+      this.options
+        .edit(requestId, entry.view)
+        .catch((error: unknown) => this.options.logger.warn({ requestId, err: (error as Error).message }, 'progress edit failed'))
         .finally(() => {
           entry.lastEditAt = this.now();
           entry.busy = false;
