@@ -6,6 +6,8 @@
 import { Command } from 'commander';
 import { startDiscordRole } from './bots/discord/discord-role.js';
 import { registerDiscordCommands } from './bots/discord/register-commands.js';
+import { startSlackRole } from './bots/slack/slack-role.js';
+import { registerSlackManifestCommand } from './bots/slack/manifest-command.js';
 import { UserError } from './core/errors.js';
 import { REGISTRY } from './worker/engine/registry.js';
 import { enabledPlatforms, type Config } from './core/config.js';
@@ -69,10 +71,9 @@ async function start(config: Config, logger: Logger): Promise<void> {
       await core.scheduleRetention();
     }
     if (config.roles.includes('worker')) roles.push(await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: SHUTDOWN_GRACE_MS }));
-    if (config.roles.includes('discord') && config.discord) {
-      const knownModels = async () => [...new Set([...REGISTRY.map((entry) => entry.name), ...config.quotaDefaults.allowedModels])];
-      roles.push(await startDiscordRole({ core, settings: config.discord, logger, knownModels }));
-    }
+    const knownModels = async () => [...new Set([...REGISTRY.map((entry) => entry.name), ...config.quotaDefaults.allowedModels])];
+    if (config.roles.includes('discord') && config.discord) roles.push(await startDiscordRole({ core, settings: config.discord, logger, knownModels }));
+    if (config.roles.includes('slack') && config.slack) roles.push(await startSlackRole({ core, settings: config.slack, logger, knownModels, orm: runtime.orm }));
   } catch (error) {
     await shutdown();
     throw error;
@@ -135,8 +136,9 @@ export function buildProgram(): Command {
       const { config } = loadConfig();
       if (!config.discord) throw new UserError('discord_not_configured', 'Set DISCORD_TOKEN and DISCORD_APPLICATION_ID first.');
       const names = await registerDiscordCommands(config.discord, options.guild);
-      console.log(`registered ${names.map((name) => `/${name}`).join(', ')} ${options.guild ? `in guild ${options.guild}` : 'globally'}`);
+      console.log(`registered ${names.join(', ')} ${options.guild ? `in guild ${options.guild}` : 'globally'}`);
     });
+  registerSlackManifestCommand(program);
   registerSeparateCommand(program, () => {
     const { config, logger } = loadConfig();
     return { modelsDir: config.modelsDir, ffmpegPath: config.ffmpegPath, device: config.onnx.device, threads: config.onnx.threads, tempDir: config.tempDir, diskMinFreeBytes: config.diskMinFreeBytes, logger };

@@ -96,7 +96,7 @@ export function discordEndToEnd(deployment: Deployment): void {
 
   describe('Discord /separate', () => {
     it('registers the commands in the guild', () => {
-      expect(fake.commands(GUILD).map((c) => c.name).sort()).toEqual(['cancel', 'help', 'jobs', 'quota', 'quota-admin', 'separate']);
+      expect(fake.commands(GUILD).map((c) => c.name).sort()).toEqual(['Separate stems', 'cancel', 'help', 'jobs', 'quota', 'quota-admin', 'separate']);
       const admin = fake.commands(GUILD).find((c) => c.name === 'quota-admin') as { default_member_permissions?: string };
       expect(admin.default_member_permissions).toBe(String(1n << 5n));
     });
@@ -190,7 +190,7 @@ export function discordEndToEnd(deployment: Deployment): void {
 
       const stranger = fake.dispatchInteraction({ type: 'component', customId: `cancel:${requestId}`, message: progressMessage, userId: CAROL });
       const refusal = await stranger.waitFor((i) => i.messages().length > 0);
-      expect(refusal.messages()[0]?.content).toBe('Only the person who asked, or a server admin, can cancel this.');
+      expect(refusal.messages()[0]?.content).toBe('Only the person who asked, or an admin, can cancel this.');
       expect((refusal.messages()[0]?.flags ?? 0) & 64).toBe(64);
 
       const owner = fake.dispatchInteraction({ type: 'component', customId: `cancel:${requestId}`, message: progressMessage, userId: BOB });

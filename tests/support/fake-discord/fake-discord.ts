@@ -175,6 +175,19 @@ export class FakeDiscord {
     return this.state.addAttachment(filename, bytes, contentType);
   }
 
+  /**
+   * A message a member posted (by default the guild's first non-bot member, in its first channel),
+   * for message commands to act on. `attachments` are files from `registerAttachment`.
+   */
+  postUserMessage(options: { content?: string; attachments?: StoredAttachment[]; userId?: string; channelId?: string } = {}): StoredMessage {
+    const channelId = options.channelId ?? this.state.guilds[0]?.channels[0]?.id;
+    const found = channelId ? this.state.channel(channelId) : undefined;
+    if (!found) throw new Error(`fake-discord: no channel ${channelId ?? '(none configured)'}`);
+    const authorId = options.userId ?? found.guild.members.find((m) => !m.user.bot)?.user.id;
+    if (!authorId) throw new Error(`fake-discord: no member to post as in guild ${found.guild.id}`);
+    return this.state.createMessage({ channelId: found.channel.id, guildId: found.guild.id, authorId, flags: 0 }, { content: options.content ?? '' }, options.attachments ?? []);
+  }
+
   /** Sends INTERACTION_CREATE to the logged-in client; the 3 s clock starts now. */
   dispatchInteraction(spec: InteractionSpec): FakeInteraction {
     const interaction = buildInteraction(this.state, spec);

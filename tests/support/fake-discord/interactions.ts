@@ -27,7 +27,9 @@ interface CommandTarget {
 export type InteractionSpec =
   | ({ type: 'command' } & CommandTarget & Where)
   | ({ type: 'autocomplete'; focused: string } & CommandTarget & Where)
-  | ({ type: 'component'; customId: string; message: StoredMessage; componentType?: number; values?: string[] } & Where);
+  | ({ type: 'component'; customId: string; message: StoredMessage; componentType?: number; values?: string[] } & Where)
+  /** Apps > `name` on `message` (a MESSAGE context-menu command); the channel defaults to the message's. */
+  | ({ type: 'message-command'; name: string; message: StoredMessage } & Where);
 
 export const InteractionType = { applicationCommand: 2, messageComponent: 3, autocomplete: 4 } as const;
 export const CallbackType = { message: 4, deferredMessage: 5, deferredUpdate: 6, updateMessage: 7, autocompleteResult: 8, modal: 9 } as const;
@@ -97,8 +99,9 @@ export function newInteractionToken(): string {
 export function buildInteraction(state: FakeState, spec: InteractionSpec): FakeInteraction {
   const guild = spec.guildId ? state.guild(spec.guildId) : state.guilds[0];
   if (!guild) throw new Error(`fake-discord: no guild ${spec.guildId ?? '(none configured)'}`);
-  const channel = spec.channelId ? guild.channels.find((c) => c.id === spec.channelId) : guild.channels[0];
-  if (!channel) throw new Error(`fake-discord: no channel ${spec.channelId ?? '(none)'} in guild ${guild.id}`);
+  const channelId = spec.channelId ?? (spec.type === 'message-command' ? spec.message.channelId : undefined);
+  const channel = channelId ? guild.channels.find((c) => c.id === channelId) : guild.channels[0];
+  if (!channel) throw new Error(`fake-discord: no channel ${channelId ?? '(none)'} in guild ${guild.id}`);
   const member = spec.userId ? guild.members.find((m) => m.user.id === spec.userId) : guild.members.find((m) => !m.user.bot);
   if (!member) throw new Error(`fake-discord: no member ${spec.userId ?? '(non-bot)'} in guild ${guild.id}`);
   const memberPermissions = permissionsIn(guild, member.user.id, channel).toString();
@@ -108,8 +111,8 @@ export function buildInteraction(state: FakeState, spec: InteractionSpec): FakeI
     application_id: state.applicationId,
     token: newInteractionToken(),
     version: 1,
-    type: spec.type === 'command' ? InteractionType.applicationCommand : spec.type === 'component' ? InteractionType.messageComponent : InteractionType.autocomplete,
-    data: spec.type === 'component' ? componentData(spec) : commandData(state, guild.id, spec),
+    type: spec.type === 'command' || spec.type === 'message-command' ? InteractionType.applicationCommand : spec.type === 'component' ? InteractionType.messageComponent : InteractionType.autocomplete,
+    data: spec.type === 'component' ? componentData(spec) : spec.type === 'message-command' ? messageCommandData(state, guild.id, spec) : commandData(state, guild.id, spec),
     guild_id: guild.id,
     guild: { id: guild.id, locale: 'en-US', features: [] },
     channel_id: channel.id,
@@ -131,6 +134,19 @@ export function buildInteraction(state: FakeState, spec: InteractionSpec): FakeI
 
 function componentData(spec: Extract<InteractionSpec, { type: 'component' }>) {
   return { custom_id: spec.customId, component_type: spec.componentType ?? 2, ...(spec.values ? { values: spec.values } : {}) };
+}
+
+/** A MESSAGE command's data: the target message travels whole in `resolved.messages`, as on Discord. */
+function messageCommandData(state: FakeState, guildId: string, spec: Extract<InteractionSpec, { type: 'message-command' }>) {
+  const registered = [...(state.commands.get(guildId) ?? []), ...(state.commands.get('global') ?? [])].find((c) => c.name === spec.name && c.type === 3);
+  return {
+    id: registered?.id ?? state.ids.next(),
+    name: spec.name,
+    type: 3,
+    ...(registered?.guild_id ? { guild_id: registered.guild_id } : {}),
+    target_id: spec.message.id,
+    resolved: { messages: { [spec.message.id]: apiMessage(state, spec.message) } },
+  };
 }
 
 function commandData(state: FakeState, guildId: string, spec: CommandTarget & { focused?: string }) {

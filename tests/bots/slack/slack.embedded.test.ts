@@ -1,0 +1,3 @@
+import { slackEndToEnd } from './slack-suite.js';
+
+slackEndToEnd('embedded', { everything: true });

@@ -1,0 +1,3 @@
+import { slackEndToEnd } from './slack-suite.js';
+
+slackEndToEnd('postgres', { everything: false });
