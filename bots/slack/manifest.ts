@@ -41,7 +41,10 @@ const SLACK_BOT_SCOPE_REASONS = {
   'files:write': 'uploading the stems into the request thread (files.getUploadURLExternal + files.completeUploadExternal)',
   'users:read': 'users.info: is the member a workspace admin or owner, checked before /stembot quota set or reset',
   'app_mentions:read': 'the app_mention event (@stembot <link>)',
-  'im:history': 'the message.im event: a link or an audio file sent to the bot in a DM',
+  'im:history': 'the message.im event: a link or an audio file sent to the bot in a DM; conversations.replies on a DM request thread, as below',
+  'channels:history':
+    'conversations.replies on a request thread in a public channel: after a restart, whether the stems were already uploaded there, so they are posted exactly once (file-share messages carry no metadata to mark them otherwise)',
+  'groups:history': 'the same check in a private channel the bot was invited to',
 } as const;
 
 type SlackBotScope = keyof typeof SLACK_BOT_SCOPE_REASONS;

@@ -38,6 +38,12 @@ export type SlackMessage = z.infer<typeof slackMessageSchema>;
 /** The Web API client that speaks for a workspace: the one bot token, or the workspace's installation. */
 export type ClientForTeam = (teamId: string) => Promise<WebClient>;
 
+/** The part of a conversations.replies page alreadyCarries reads. */
+const threadPageSchema = z.object({
+  messages: z.array(z.object({ user: z.string().optional(), files: z.array(z.object({ name: z.string().optional() })).optional() })).default([]),
+  response_metadata: z.object({ next_cursor: z.string().optional() }).optional(),
+});
+
 const slackErrorSchema = z.object({ data: z.object({ error: z.string() }) });
 
 /** Slack's error code of a failed Web API call, if it was one. */
@@ -62,6 +68,8 @@ export class SlackRequestMessages implements ChatSurface<SlackMessage> {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Per workspace, when the next chat.update may go. */
   private readonly nextUpdateAt = new Map<string, number>();
+  /** The bot's user id per workspace, for telling its messages apart in a thread. */
+  private readonly botUsers = new Map<string, string>();
 
   constructor(private readonly clientFor: ClientForTeam) {}
 
@@ -90,11 +98,36 @@ export class SlackRequestMessages implements ChatSurface<SlackMessage> {
   }
 
   /**
-   * Slack has no idempotency key for uploads and stembot keeps no record of one mid-way: a poster
-   * that died after the upload went through posts the stems again rather than risk posting none.
+   * Whether the request's thread already holds a message of the bot's carrying exactly these files:
+   * a poster that died (or lost the answer) after files.completeUploadExternal went through does
+   * not upload the stems a second time. Reads the thread with conversations.replies, which needs
+   * the channel type's history scope (channels:, groups:, im:history); without it this says false
+   * and the stems are posted again rather than risk posting none.
    */
-  async alreadyCarries(): Promise<boolean> {
+  async alreadyCarries(message: SlackMessage, fileNames: string[]): Promise<boolean> {
+    const threadTs = message.threadTs ?? message.ts;
+    if (threadTs === undefined || fileNames.length === 0) return false;
+    const client = await this.clientFor(message.teamId);
+    const botUserId = await this.botUserOf(message.teamId, client);
+    const wanted = JSON.stringify([...fileNames].sort());
+    let cursor: string | undefined;
+    do {
+      const page = threadPageSchema.parse(await client.conversations.replies({ channel: message.channelId, ts: threadTs, limit: 200, ...(cursor ? { cursor } : {}) }));
+      const carried = page.messages.some((m) => m.user === botUserId && m.files !== undefined && JSON.stringify(m.files.map((f) => f.name).sort()) === wanted);
+      if (carried) return true;
+      cursor = page.response_metadata?.next_cursor || undefined;
+    } while (cursor);
     return false;
+  }
+
+  /** The bot's own user id in a workspace (auth.test), asked once per workspace. */
+  private async botUserOf(teamId: string, client: WebClient): Promise<string> {
+    let known = this.botUsers.get(teamId);
+    if (known === undefined) {
+      known = z.string().parse((await client.auth.test()).user_id);
+      this.botUsers.set(teamId, known);
+    }
+    return known;
   }
 
   /** A channel closed to the bot: the requester hears why in a direct message from the bot. */

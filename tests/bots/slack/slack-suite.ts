@@ -15,7 +15,7 @@ import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
 import { defaultWorld, FakeSlack, type StoredMessage } from '../../support/fake-slack/index.js';
 import { LocalVideoSource } from '../../support/local-sources.js';
-import { makeSong, startHarness, type Deployment, type Harness } from '../../support/stembot-harness.js';
+import { makeSong, startHarness, waitForUpdate, type Deployment, type Harness } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 
 const ACME = 'T0ACME';
@@ -73,8 +73,7 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
         attachment: new AttachmentFetcher({ tools, logger: captureLogger('silent').logger, slackBotToken: fake.botToken(ACME), extraHosts: { slack: [new URL(fake.url).host] } }),
       }),
     });
-    const settings: SlackSettings = { botToken: fake.botToken(ACME), appToken: fake.appToken, signingSecret: undefined, port: 0, apiUrl: fake.apiUrl, oauth: undefined };
-    slack = await startSlackRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'] });
+    slack = await startSlackRole({ core: harness.core, settings: socketSettings(), logger: harness.logger, knownModels: async () => ['htdemucs'] });
     await fake.waitForSocket();
   });
 
@@ -85,6 +84,7 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
     await songs?.remove();
   });
 
+  const socketSettings = (): SlackSettings => ({ botToken: fake.botToken(ACME), appToken: fake.appToken, signingSecret: undefined, port: 0, apiUrl: fake.apiUrl, oauth: undefined });
   const command = (name: string, text: string, user = BOB) => fake.deliver(fake.payloads.slashCommand({ command: name, text, user, channel: GENERAL }));
 
   /** The bot's request message in `channel` (in `threadTs`'s thread, if given) once its thread holds stems or it says how it ended. */
@@ -98,6 +98,16 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
     });
   const progressMessage = (predicate: (m: StoredMessage) => boolean) =>
     fake.waitFor(() => fake.channelMessages(GENERAL).find((m) => m.user === fake.team(ACME).bot.userId && predicate(m) && JSON.stringify(m.blocks ?? []).includes('stembot_cancel')));
+  /** Messages in the request's thread carrying files, and the files.completeUploadExternal calls that aimed at it. */
+  const uploadsInto = (parent: StoredMessage) => ({
+    messages: fake.threadReplies(GENERAL, parent.ts).filter((m) => m.fileIds.length > 0),
+    calls: fake.callsTo('files.completeUploadExternal').filter((c) => c.args.thread_ts === parent.ts),
+  });
+  const deliveryOf = async (requestId: string) =>
+    (await harness.runtime.orm.em.fork().execute<{ state: string; attempts: number }[]>('select state, attempts from delivery where request_id = ?', [requestId]))[0];
+  const settle = async (requestId: string) => {
+    while ((await deliveryOf(requestId))?.state !== 'done') await new Promise((resolve) => setTimeout(resolve, 100));
+  };
   const requestIdOf = (message: StoredMessage) => JSON.stringify(message.blocks).match(/"value":"([0-9a-f-]{36})"/)?.[1] as string;
 
   describe(`Slack on ${deployment}`, () => {
@@ -140,7 +150,64 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
       expect(ledger.map((row) => row.kind).sort()).toEqual(['refund', 'reserve']);
     });
 
+    it('a bot restarted mid-job delivers once: the stems appear in the thread exactly once', async () => {
+      await command('/separate', `${LINK(SHORT)} wav`).waitForAck();
+      const progress = await progressMessage((m) => m.text.includes(SHORT) && !m.text.includes('is separated') && uploadsInto(m).messages.length === 0);
+      const requestId = requestIdOf(progress);
+      const completed = waitForUpdate(harness.core, requestId, (update) => update.type === 'completed');
+      await slack.stop();
+      if ((await harness.core.status(requestId)).state !== 'completed') await completed;
+      // Finished while no bot ran: nothing was posted, the result waits in the outbox.
+      expect(uploadsInto(progress).messages).toEqual([]);
+      expect((await deliveryOf(requestId))?.state).toBe('pending');
+      slack = await startSlackRole({ core: harness.core, settings: socketSettings(), logger: harness.logger, knownModels: async () => ['htdemucs'] });
+      await fake.waitForSocket();
+      const { stems } = await finished(GENERAL, (m) => m.ts === progress.ts, (m) => m.ts);
+      expect(stems).toEqual(['bass.wav', 'drums.wav', 'other.wav', 'vocals.wav']);
+      await settle(requestId);
+      const uploads = uploadsInto(progress);
+      expect(uploads.messages).toHaveLength(1);
+      expect(uploads.calls).toHaveLength(1);
+      expect(fake.message(GENERAL, progress.ts)?.text).toMatch(/is separated/);
+    });
+
     if (!options.everything) return;
+
+    it('a poster that lost the answer after its upload went through does not upload the stems again', async () => {
+      // files.completeUploadExternal shares the stems into the thread, then answers 500: the
+      // delivery fails and is retried, and the retry must find the stems already there.
+      fake.loseAnswerNext({ method: 'files.completeUploadExternal', teamId: ACME });
+      await command('/separate', `${LINK(SHORT)} opus`).waitForAck();
+      const progress = await progressMessage((m) => m.text.includes(SHORT) && !m.text.includes('is separated') && uploadsInto(m).messages.length === 0);
+      const requestId = requestIdOf(progress);
+      await settle(requestId);
+      const uploads = uploadsInto(progress);
+      // The Web API client's own retry of the lost call is refused (the files are already shared).
+      expect(uploads.calls[0]?.status).toBe(500);
+      expect(uploads.calls.slice(1).map((c) => c.error)).toEqual(uploads.calls.slice(1).map(() => 'file_not_found'));
+      expect(uploads.messages).toHaveLength(1);
+      expect(uploads.messages[0]?.fileIds.map((id) => fake.file(id)?.name).sort()).toEqual(['bass.opus', 'drums.opus', 'other.opus', 'vocals.opus']);
+      expect((await deliveryOf(requestId))?.attempts).toBe(2);
+      // The retry read the thread, and uploaded nothing more: no new upload URL after it.
+      const check = fake.callsTo('conversations.replies').find((c) => c.args.ts === progress.ts && c.ok);
+      expect(check).toBeDefined();
+      expect(fake.callsTo('files.getUploadURLExternal').filter((c) => c.seq > (check?.seq ?? 0) && c.teamId === ACME)).toEqual([]);
+    });
+
+    it('acks 100 commands in flight within Slack’s 3 s', async () => {
+      const answered = () => fake.ephemeralsFor(BOB).length + fake.ephemeralsFor(CAROL).length;
+      const before = answered();
+      const sent = Array.from({ length: 100 }, (_, i) => command('/separate', LINK('unknown0000'), i % 2 ? BOB : CAROL));
+      const acks = await Promise.all(sent.map((s) => s.waitForAck()));
+      const latencies = acks.map((ack) => ack.latencyMs).sort((a, b) => a - b);
+      expect(fake.violations.filter((v) => v.kind === 'late-ack')).toEqual([]);
+      expect(latencies.at(-1)).toBeLessThan(3000);
+      console.log(
+        `Socket Mode envelope -> ack over 100 /separate in flight: p50 ${latencies[49]?.toFixed(0)} ms, p99 ${latencies[98]?.toFixed(0)} ms, max ${latencies[99]?.toFixed(0)} ms`,
+      );
+      // Each one is then answered (the video does not exist), to the asker only.
+      await fake.waitFor(() => answered() >= before + 100);
+    });
 
     it('a refusal is shown only to the asker, never in the channel', async () => {
       const before = fake.channelMessages(GENERAL).length;

@@ -4,7 +4,7 @@ import { parseArgs, readRaw, type RecordedCall, sendJson, SlackApiError, tokenOf
 import { filePaths } from './messages.js';
 import { type Approval, FakeOAuth, type RecordedInstall } from './oauth.js';
 import { PayloadBuilder } from './payloads.js';
-import { type RateLimitRule, RateLimiter } from './rate-limits.js';
+import { type LostAnswerRule, LostAnswers, type RateLimitRule, RateLimiter } from './rate-limits.js';
 import { acceptResponse } from './response-urls.js';
 import { type CapturedResponse, sendSigned, type SignedRequestOptions } from './signed-requests.js';
 import { FakeSocketMode, type Inbound, type RecordedAck, type SentEnvelope, type SocketDropMode } from './socket-mode.js';
@@ -87,6 +87,7 @@ export class FakeSlack {
   private readonly socket: FakeSocketMode;
   private readonly methods: Record<string, WebApiMethod>;
   private readonly rateLimiter = new RateLimiter();
+  private readonly lostAnswers = new LostAnswers();
   private readonly fileAuthFailure: 'status' | 'login-page';
 
   private constructor(
@@ -295,6 +296,14 @@ export class FakeSlack {
     this.rateLimiter.add(rule);
   }
 
+  /**
+   * The next `count` calls of a method take effect (a message posted, files shared) but answer
+   * HTTP 500 `internal_error`: the app cannot tell the work was done, as when it dies right after.
+   */
+  loseAnswerNext(rule: LostAnswerRule): void {
+    this.lostAnswers.add(rule);
+  }
+
   /** The app's configured OAuth Redirect URL (known only once the app listens). */
   setRedirectUrl(url: string): void {
     this.oauth.config.redirectUrl = url;
@@ -369,7 +378,9 @@ export class FakeSlack {
       }
       const ctx: MethodContext = { state: this.state, args, team: team as FakeTeam, basic: basicCredentials(req) };
       const headers: Record<string, string> = team ? { 'x-oauth-scopes': team.bot.scopes.join(',') } : {};
-      answer(200, { ok: true, ...entry.handle(ctx) }, headers);
+      const result = entry.handle(ctx);
+      if (this.lostAnswers.take(method, team?.id)) return answer(500, { ok: false, error: 'internal_error' });
+      answer(200, { ok: true, ...result }, headers);
     } catch (error) {
       if (!(error instanceof SlackApiError)) throw error;
       answer(200, { ok: false, error: error.error, ...error.extra });

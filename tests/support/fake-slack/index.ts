@@ -17,7 +17,7 @@ export { FakeSlack, type FakeSlackOptions, type FileDownload, type HttpDelivery 
 export type { RecordedCall } from './http.js';
 export type { Approval, RecordedInstall } from './oauth.js';
 export type { BlockActionSpec, MessageShortcutSpec, SlashCommandSpec } from './payloads.js';
-export type { RateLimitRule } from './rate-limits.js';
+export type { LostAnswerRule, RateLimitRule } from './rate-limits.js';
 export { slackSignature, type CapturedResponse, type SignedRequestOptions } from './signed-requests.js';
 export type { EnvelopeType, Inbound, RecordedAck, SentEnvelope, SocketDropMode } from './socket-mode.js';
 export type { EphemeralMessage, ResponseUrlPost, StoredFile, StoredMessage, Violation } from './state.js';

@@ -25,3 +25,33 @@ export class RateLimiter {
     return limit.rule.retryAfter ?? 1;
   }
 }
+
+export interface LostAnswerRule {
+  /** Web API method, e.g. `files.completeUploadExternal`. */
+  method: string;
+  /** Only calls made with this workspace's token; default any. */
+  teamId?: string;
+  /** How many matching calls lose their answer; default 1. */
+  count?: number;
+}
+
+/**
+ * Calls that take effect but whose answer never reaches the app the way it should: Slack did the
+ * work, then the app sees HTTP 500 (`internal_error`), as when a poster dies or its connection
+ * breaks right after the call went through.
+ */
+export class LostAnswers {
+  private readonly pending: { rule: LostAnswerRule; remaining: number }[] = [];
+
+  add(rule: LostAnswerRule): void {
+    this.pending.push({ rule, remaining: rule.count ?? 1 });
+  }
+
+  /** Whether this call's answer is to be lost (counted when it is). */
+  take(method: string, teamId: string | undefined): boolean {
+    const rule = this.pending.find((p) => p.remaining > 0 && p.rule.method === method && (p.rule.teamId === undefined || p.rule.teamId === teamId));
+    if (!rule) return false;
+    rule.remaining -= 1;
+    return true;
+  }
+}

@@ -186,6 +186,36 @@ export function webApiMethods(services: MethodServices): Record<string, WebApiMe
       },
     },
 
+    'conversations.replies': {
+      auth: 'bot',
+      handle: (ctx) => {
+        const args = parse(
+          z.object({ channel: z.string(), ts: z.string(), cursor: z.string().optional(), limit: z.coerce.number().int().positive().optional(), include_all_metadata: z.unknown().optional() }),
+          ctx.args,
+        );
+        const conversation = conversationOf(ctx, args.channel);
+        // Reading needs the history scope of the conversation's type, as Slack's own check does.
+        const scope = conversation.isIm ? 'im:history' : conversation.isPrivate ? 'groups:history' : 'channels:history';
+        if (!ctx.team.bot.scopes.includes(scope)) throw new SlackApiError('missing_scope', { needed: scope, provided: ctx.team.bot.scopes.join(',') });
+        // A bot reads a private channel or DM only as a member; a public one it has not joined answers not_in_channel.
+        if (!conversation.members.includes(ctx.team.bot.userId)) throw new SlackApiError(conversation.isPrivate || conversation.isIm ? 'channel_not_found' : 'not_in_channel');
+        const parent = ctx.state.findMessage(conversation.id, args.ts);
+        if (!parent) throw new SlackApiError('thread_not_found');
+        // The ts of a reply names just that reply; a parent's names the parent and its replies, oldest first.
+        const thread = parent.threadTs !== undefined && parent.threadTs !== parent.ts ? [parent] : [parent, ...ctx.state.channelMessages(conversation.id).filter((m) => m.threadTs === parent.ts && !m.deleted)];
+        const limit = Math.min(args.limit ?? 1000, 1000);
+        const start = args.cursor === undefined ? 0 : Number(Buffer.from(args.cursor, 'base64').toString('utf8').replace(/^offset:/, ''));
+        if (!Number.isInteger(start) || start < 0) throw new SlackApiError('invalid_cursor');
+        const page = thread.slice(start, start + limit);
+        const more = start + limit < thread.length;
+        return {
+          messages: page.map((m) => (m === parent && thread.length > 1 ? { ...apiMessage(ctx.state, m), thread_ts: m.ts, reply_count: thread.length - 1 } : apiMessage(ctx.state, m))),
+          has_more: more,
+          response_metadata: { next_cursor: more ? Buffer.from(`offset:${start + limit}`).toString('base64') : '' },
+        };
+      },
+    },
+
     'views.publish': {
       auth: 'bot',
       handle: (ctx) => {

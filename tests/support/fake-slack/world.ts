@@ -49,7 +49,7 @@ export interface FakeWorld {
 }
 
 /** Every bot scope stembot asks for; what an install grants when the authorize URL names none. */
-export const BOT_SCOPES = ['app_mentions:read', 'channels:read', 'chat:write', 'commands', 'files:read', 'files:write', 'im:history', 'users:read'];
+export const BOT_SCOPES = ['app_mentions:read', 'channels:history', 'channels:read', 'chat:write', 'commands', 'files:read', 'files:write', 'groups:history', 'im:history', 'users:read'];
 
 /**
  * Two workspaces, ids fixed so tests can name them:
