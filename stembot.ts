@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { startDiscordRole } from './bots/discord/discord-role.js';
 import { registerDiscordCommands } from './bots/discord/register-commands.js';
+import { slackFileTokens } from './bots/slack/file-tokens.js';
 import { startSlackRole } from './bots/slack/slack-role.js';
 import { registerSlackManifestCommand } from './bots/slack/manifest-command.js';
 import { UserError } from './core/errors.js';
@@ -15,6 +16,7 @@ import { loadConfig } from './core/cli/load-config.js';
 import { runCliAction } from './core/cli/run-cli.js';
 import { createShutdown, exitOnCrash } from './core/cli/shutdown.js';
 import { applyMigrations, createMigration } from './core/db/migrate.js';
+import type { Orm } from './core/db/orm.js';
 import type { Logger } from './core/logging.js';
 import { migrateQueueStore } from './core/queue/queue-backend.js';
 import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
@@ -32,7 +34,7 @@ import { registerSeparateCommand } from './worker/cli/separate-command.js';
 const SHUTDOWN_GRACE_MS = 3_000;
 
 /** YouTube and platform-file fetchers, shared by core (inspect at submit) and the worker (download). */
-function createFetchers(config: Config, logger: Logger, tools: FfmpegTools): SourceFetchers {
+function createFetchers(config: Config, logger: Logger, tools: FfmpegTools, orm: Orm): SourceFetchers {
   const hostOf = (url: string | undefined) => (url ? [new URL(url).host] : []);
   return {
     youtube: new YouTubeFetcher(logger.child({ component: 'youtube' })),
@@ -40,7 +42,8 @@ function createFetchers(config: Config, logger: Logger, tools: FfmpegTools): Sou
       tools,
       tempDir: config.tempDir,
       logger: logger.child({ component: 'attachments' }),
-      slackBotToken: config.slack?.botToken,
+      // Each Slack file is downloaded with its own workspace's bot token (OAuth installs), or the one SLACK_BOT_TOKEN.
+      ...(config.slack ? { slackToken: slackFileTokens({ settings: config.slack, orm, logger: logger.child({ component: 'slack-file-tokens' }) }) } : {}),
       // A configured API endpoint (a proxy, or the test servers) serves that platform's files too.
       extraHosts: { discord: hostOf(config.discord?.apiUrl), slack: hostOf(config.slack?.apiUrl) },
     }),
@@ -63,7 +66,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
   exitOnCrash({ logger, shutdown });
   try {
     const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: config.ffmpegPath, searchPath: process.env.PATH });
-    const fetchers = createFetchers(config, logger, { ffmpeg, ffprobe });
+    const fetchers = createFetchers(config, logger, { ffmpeg, ffprobe }, runtime.orm);
     const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
     roles.push({ name: 'core', stop: () => core.close() });
     if (config.roles.includes('relay')) {

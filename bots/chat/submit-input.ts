@@ -23,7 +23,8 @@ export interface ChatAsk {
   channelId: string;
   platformMessage: PlatformMessage;
   link?: string;
-  file?: { url: string; filename: string; bytes: number };
+  /** `teamId`: the Slack workspace that holds the file, whose token downloads it. */
+  file?: { url: string; filename: string; bytes: number; teamId?: string };
   /** One of STEM_CHOICES' values; absent means all. */
   stems?: string;
   /** Absent means mp3; anything else core's schema checks. */

@@ -73,7 +73,7 @@ export interface SlackAsk extends Pick<ChatAsk, 'link' | 'file' | 'stems' | 'for
 export async function startSlackRequest(context: SlackContext, ask: SlackAsk): Promise<void> {
   const message: SlackMessage = { teamId: ask.teamId, channelId: ask.channelId, userId: ask.userId, key: randomUUID(), ...(ask.threadTs ? { threadTs: ask.threadTs } : {}) };
   const input = buildSubmitInput(
-    { platform: 'slack', tenantId: ask.teamId, tenantName: ask.tenantName, userId: ask.userId, channelId: ask.channelId, platformMessage: message, link: ask.link, file: ask.file, stems: ask.stems, format: ask.format },
+    { platform: 'slack', tenantId: ask.teamId, tenantName: ask.tenantName, userId: ask.userId, channelId: ask.channelId, platformMessage: message, link: ask.link, file: ask.file && { ...ask.file, teamId: ask.teamId }, stems: ask.stems, format: ask.format },
     NO_SOURCE_HELP,
   );
   await startRequest({ core: context.core, surface: context.messages, progress: context.progress }, input, message);

@@ -1,3 +1,4 @@
+import type { InstallationStore } from '@slack/bolt';
 import type { Logger } from '../../core/logging.js';
 import type { StembotCore } from '../../core/stembot-core.js';
 import type { ProgressTracker } from '../chat/progress-tracker.js';
@@ -12,4 +13,6 @@ export interface SlackContext {
   logger: Logger;
   /** Models a user may name (the registry's names and any added ones). */
   knownModels: () => Promise<string[]>;
+  /** OAuth installs' store (absent with one SLACK_BOT_TOKEN): uninstall events delete from it. */
+  installationStore?: InstallationStore;
 }

@@ -19,7 +19,7 @@ import { SlackRequestMessages, type ClientForTeam } from './request-messages.js'
 export type SlackSettings = NonNullable<Config['slack']>;
 
 /** The bot scopes an OAuth install asks for (the app manifest lists the same). */
-export const SLACK_BOT_SCOPES = ['app_mentions:read', 'channels:read', 'chat:write', 'commands', 'files:read', 'files:write', 'im:history', 'users:read'];
+export const SLACK_BOT_SCOPES = ['app_mentions:read', 'channels:history', 'channels:read', 'chat:write', 'commands', 'files:read', 'files:write', 'groups:history', 'im:history', 'users:read'];
 
 export interface SlackRoleOptions {
   core: StembotCore;
@@ -92,7 +92,7 @@ export async function startSlackRole(options: SlackRoleOptions): Promise<RoleHan
   const app = new App(boltOptions(options, installationStore, log));
   const messages = new SlackRequestMessages(clientsFor(settings, installationStore, log));
   const progress = new ProgressTracker({ core: options.core, edit: requestMessageEditor(options.core, messages), minEditIntervalMs: messages.minEditIntervalMs, logger: log });
-  const context: SlackContext = { core: options.core, progress, messages, logger: log, knownModels: options.knownModels };
+  const context: SlackContext = { core: options.core, progress, messages, logger: log, knownModels: options.knownModels, ...(installationStore ? { installationStore } : {}) };
   registerListeners(app, context);
   app.error(async (error) => {
     log.warn({ err: error.message, code: error.code }, 'slack listener failed');

@@ -42,7 +42,13 @@ const WAITING_INSPECTIONS = 16;
 export interface AttachmentFetcherOptions {
   /** Extra hosts per platform: the host of a configured DISCORD_API_URL / SLACK_API_URL serves files too. */
   extraHosts?: Partial<Record<Platform, string[]>>;
-  /** Slack files need the bot token. */
+  /**
+   * Slack files need a bot token of the workspace that holds them: with OAuth installs each
+   * workspace has its own. Given the file's workspace (recorded at submit, else read off its URL),
+   * answers the token; may throw a UserError (the workspace uninstalled the app). Wins over `slackBotToken`.
+   */
+  slackToken?: (teamId: string | undefined) => Promise<string | undefined>;
+  /** The one bot token of a single-workspace install (SLACK_BOT_TOKEN), where no `slackToken` is given. */
   slackBotToken?: string | undefined;
   /** An upload is sniffed, probed and measured as a local file, never as a URL. */
   tools: FfmpegTools;
@@ -100,9 +106,10 @@ export class AttachmentFetcher implements SourceFetcher {
     // Aborted when the reader gives up on the download (the decoder failed), as well as on a cancel.
     const transfer = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, transfer.signal]) : transfer.signal;
+    const headers = await this.headersFor(attachment, options.purpose ?? 'download');
     const response = await withRetries(
       async () => {
-        const reply = await this.http[attachment.platform].get(attachment.url, { signal, headers: this.headersFor(attachment, options.purpose ?? 'download'), platformName: PLATFORM_NAMES[attachment.platform] });
+        const reply = await this.http[attachment.platform].get(attachment.url, { signal, headers, platformName: PLATFORM_NAMES[attachment.platform] });
         if (reply.statusCode >= 500) {
           discard(reply.body);
           throw Object.assign(new Error(`file host answered ${reply.statusCode}`), { code: 'ECONNRESET' });
@@ -170,11 +177,18 @@ export class AttachmentFetcher implements SourceFetcher {
     return { ...source, url: url.href };
   }
 
-  private headersFor(attachment: Attachment, purpose: DownloadPurpose): Record<string, string> {
+  private async headersFor(attachment: Attachment, purpose: DownloadPurpose): Promise<Record<string, string>> {
     // The purpose in the user agent tells the look at submit from the worker's download in a file host's logs.
     const agent = { 'user-agent': `stembot (${purpose})` };
-    return attachment.platform === 'slack' && this.options.slackBotToken ? { ...agent, authorization: `Bearer ${this.options.slackBotToken}` } : agent;
+    if (attachment.platform !== 'slack') return agent;
+    const token = this.options.slackToken ? await this.options.slackToken(attachment.teamId ?? slackTeamOfUrl(attachment.url)) : this.options.slackBotToken;
+    return token ? { ...agent, authorization: `Bearer ${token}` } : agent;
   }
+}
+
+/** The workspace in a Slack file URL's path, `/files-pri/T…-F…/…`, for requests stored before the team id was recorded. */
+export function slackTeamOfUrl(url: string): string | undefined {
+  return /^\/files-pri\/([A-Z0-9]+)-F[A-Z0-9]+\//.exec(new URL(url).pathname)?.[1];
 }
 
 /** An answer whose body is not wanted: read off and dropped, so its connection is freed and no error goes unheard. */

@@ -10,6 +10,7 @@ import { jobsPageAction } from './jobs-page-action.js';
 import { separateCommand } from './separate-command.js';
 import { SEPARATE_SHORTCUT, separateShortcut } from './separate-shortcut.js';
 import { stembotCommand } from './stembot-command.js';
+import { appUninstalled, tokensRevoked } from './uninstall.js';
 
 /** Every listener, wired in one place. Names match the app manifest. */
 export function registerListeners(app: App, context: SlackContext): void {
@@ -21,4 +22,6 @@ export function registerListeners(app: App, context: SlackContext): void {
   app.event('app_mention', (args) => appMention(args, context));
   app.event('message', (args) => directMessageFile(args, context));
   app.event('app_home_opened', (args) => appHomeOpened(args, context));
+  app.event('app_uninstalled', (args) => appUninstalled(args, context));
+  app.event('tokens_revoked', (args) => tokensRevoked(args, context));
 }

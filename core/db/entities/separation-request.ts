@@ -17,6 +17,8 @@ export const requestSourceSchema = z.discriminatedUnion('kind', [
     url: z.url({ protocol: /^https?$/ }),
     filename: z.string().min(1).max(300),
     bytes: z.number().int().nonnegative(),
+    /** Slack: the workspace the file lives in, whose bot token downloads it (OAuth installs). Absent on older requests. */
+    teamId: z.string().regex(/^[A-Z0-9]{1,32}$/).optional(),
   }),
 ]);
 export type RequestSource = z.infer<typeof requestSourceSchema>;
