@@ -45,6 +45,8 @@ export interface Harness {
   core: StembotCore;
   storage: LocalStorage;
   logger: Logger;
+  /** The warnings and errors logged so far, parsed: a test can assert a path ran without any. */
+  logLines(): Record<string, unknown>[];
   ffmpeg: string;
   dir: string;
   /** Starts a worker in this process, as the settings say (JOB_LOCK_SECONDS short lets it take over a dead worker's job quickly). */
@@ -85,7 +87,7 @@ export async function startHarness(options: { backend: Deployment; fetchers: (ff
   };
   const config = parseConfig(env);
   await installTestModel(config.modelsDir);
-  const { logger } = captureLogger('warn');
+  const { logger, lines: logLines } = captureLogger('warn');
   const runtime = await openRuntime(config, logger);
   const fetchers = options.fetchers(ffprobe, { ffmpeg, ffprobe });
   const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
@@ -107,6 +109,7 @@ export async function startHarness(options: { backend: Deployment; fetchers: (ff
     core,
     storage,
     logger,
+    logLines,
     ffmpeg,
     dir: temp.dir,
     startWorker,

@@ -84,6 +84,40 @@ describe('the embedded database', () => {
     expect(answers.map((answer) => answer.rows[0]?.n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
+  it('keeps each client’s parameterised statements whole while many clients run them at once', async () => {
+    // Each query is Parse, Bind, Execute, Sync: should another client's statement run between two
+    // of them, the unnamed prepared statement is replaced or runs with the other's parameters.
+    const many = await Promise.all(Array.from({ length: 8 }, () => connect()));
+    const answers = await Promise.all(
+      many.map(async (client, c) => {
+        const got: string[] = [];
+        for (let i = 0; i < 60; i += 1) {
+          const value = c * 1000 + i;
+          const { rows } = await client.query<{ n: string; tag: string }>('SELECT $1::bigint + 1 AS n, $2::text AS tag', [value, `client-${c}`]);
+          got.push(`${rows[0]?.tag}:${rows[0]?.n}`);
+        }
+        return got;
+      }),
+    );
+    expect(answers).toEqual(many.map((_, c) => Array.from({ length: 60 }, (__, i) => `client-${c}:${c * 1000 + i + 1}`)));
+  });
+
+  it('keeps a transaction’s statements together, with other clients waiting until it ends', async () => {
+    const [writer, reader] = [await connect(), await connect()];
+    await writer.query('CREATE TABLE IF NOT EXISTS gate_probe (n int)');
+    await writer.query('BEGIN');
+    await writer.query('INSERT INTO gate_probe VALUES ($1)', [1]);
+    let read = false;
+    const reading = reader.query<{ count: string }>('SELECT count(*) AS count FROM gate_probe').then((result) => {
+      read = true;
+      return result.rows[0]?.count;
+    });
+    await writer.query('INSERT INTO gate_probe VALUES ($1)', [2]);
+    expect(read).toBe(false);
+    await writer.query('COMMIT');
+    expect(await reading).toBe('2');
+  });
+
   it('listens only on unix sockets that its own user alone may open', async () => {
     const directory = socketDirectoryOf(database.url);
     expect(directory.startsWith(temp.dir)).toBe(true);
