@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { ChangeSignal } from '../change-signal.js';
 import { type Clock, SnowflakeFactory } from './clock.js';
 import type { RecordedRequest, UploadedFile } from './http.js';
 import type { FakeInteraction } from './interactions.js';
@@ -42,7 +42,7 @@ export class FakeState {
   /** Global commands under the key `global`, guild commands under the guild id. */
   readonly commands = new Map<string, StoredCommand[]>();
   /** Emits `change` after every request and dispatch, so waits are event-driven. */
-  readonly changes = new EventEmitter();
+  private readonly signal = new ChangeSignal();
   baseUrl = '';
 
   constructor(
@@ -54,7 +54,6 @@ export class FakeState {
     readonly timing: Timing,
   ) {
     this.ids = new SnowflakeFactory(clock);
-    this.changes.setMaxListeners(0);
   }
 
   guild(id: string): FakeGuild | undefined {
@@ -118,21 +117,11 @@ export class FakeState {
   }
 
   notify(): void {
-    this.changes.emit('change');
+    this.signal.notify();
   }
 
-  /** Resolves once `predicate` holds, checking again after every change. */
+  /** Resolves once `predicate` returns a value, checking again after every change. */
   waitFor<T>(predicate: () => T | undefined | false): Promise<T> {
-    const now = predicate();
-    if (now) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const check = () => {
-        const value = predicate();
-        if (!value) return;
-        this.changes.off('change', check);
-        resolve(value);
-      };
-      this.changes.on('change', check);
-    });
+    return this.signal.waitFor(predicate);
   }
 }

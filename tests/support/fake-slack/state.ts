@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { ChangeSignal } from '../change-signal.js';
 import type { RecordedCall } from './http.js';
 import type { FakeConversation, FakeSlackUser, FakeTeam, FakeWorld } from './world.js';
 
@@ -113,13 +113,12 @@ export class FakeSlackState {
   /** `views.publish` results, keyed `team:user`: the latest Home tab view. */
   readonly homeViews = new Map<string, { view: unknown; publishedAt: number; hash: string }>();
   /** Emits `change` after every request and delivery, so waits are event-driven. */
-  readonly changes = new EventEmitter();
+  private readonly signal = new ChangeSignal();
   baseUrl = '';
   private lastTsMicros = 0;
   private idCounter = 0;
 
   constructor(readonly world: FakeWorld) {
-    this.changes.setMaxListeners(0);
   }
 
   team(id: string): FakeTeam | undefined {
@@ -179,21 +178,11 @@ export class FakeSlackState {
   }
 
   notify(): void {
-    this.changes.emit('change');
+    this.signal.notify();
   }
 
   /** Resolves once `predicate` returns a value, checking again after every change. */
   waitFor<T>(predicate: () => T | undefined | false): Promise<T> {
-    const now = predicate();
-    if (now) return Promise.resolve(now);
-    return new Promise((resolve) => {
-      const check = () => {
-        const value = predicate();
-        if (!value) return;
-        this.changes.off('change', check);
-        resolve(value);
-      };
-      this.changes.on('change', check);
-    });
+    return this.signal.waitFor(predicate);
   }
 }
