@@ -79,7 +79,37 @@ export const envSchema = z.object({
     .string()
     .trim()
     .default('all')
-    .describe('Comma-separated roles this process runs: relay, worker, discord, slack, or all (the --role flag overrides it).'),
+    .describe('Comma-separated roles this process runs: relay, worker, discord, slack, web, or all (the --role flag overrides it).'),
+  WEB_PORT: z.coerce
+    .number({ error: 'expected a port number' })
+    .int('expected a port number')
+    .min(0, 'expected a port from 0 to 65535')
+    .max(65535, 'expected a port from 0 to 65535')
+    .default(8080)
+    .describe('Port of the web role: /healthz, /readyz and /metrics (0 picks a free port and logs it).'),
+  WEB_HOST: z
+    .string()
+    .trim()
+    .min(1, 'expected an address to listen on, like 127.0.0.1')
+    .default('127.0.0.1')
+    .describe('Address the web role listens on; loopback by default. Set 0.0.0.0 only in a container or behind a firewall.'),
+  WEB_ALLOWED_HOSTS: z
+    .string()
+    .trim()
+    .default('')
+    .refine((value) => !splitList(value).some((host) => host.includes('*')), 'expected host names, without wildcards')
+    .describe(
+      'Comma-separated host names (optionally with :port) the web role answers besides localhost and 127.0.0.1, such as the name Prometheus scrapes it by; any other Host header is refused (DNS rebinding).',
+    ),
+  MODELS: z
+    .string()
+    .trim()
+    .default('htdemucs')
+    .describe('Comma-separated models a worker serves; a built-in one it lacks is downloaded and verified at start, and the worker takes jobs once it has them all.'),
+  MODEL_REGISTRY_URL: urlWithProtocols(['http:', 'https:'], 'https://models.example.com/registry.json').describe(
+    'URL of a JSON model registry (a mirror) whose entries replace the built-in download URLs and checksums by name. Default: the built-in registry.',
+  ),
+  WORKER_HEARTBEAT_SECONDS: positiveInt(10).describe('Seconds between a worker\'s announcements; a worker silent for two of them is taken for gone.'),
   QUOTA_MAX_TRACK_MINUTES: positiveInt(15).describe('Longest track a guild may separate, in minutes; guild admins may lower it, not raise it.'),
   QUOTA_DAILY_MINUTES: positiveInt(60).describe('Audio minutes a guild may separate per UTC day; guild admins may lower it, not raise it.'),
   QUOTA_MONTHLY_MINUTES: positiveInt(600).describe('Audio minutes a guild may separate per UTC month; guild admins may lower it, not raise it.'),
@@ -121,7 +151,7 @@ export const envSchema = z.object({
 export type EnvInput = z.input<typeof envSchema>;
 type Env = z.output<typeof envSchema>;
 
-export const ROLE_NAMES = ['relay', 'worker', 'discord', 'slack'] as const;
+export const ROLE_NAMES = ['relay', 'worker', 'discord', 'slack', 'web'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 const SECRET_VARIABLES = new Set([
@@ -209,6 +239,7 @@ function contradictions(env: Env): string[] {
     problems.push(`JOB_STALLED_SECONDS: ${env.JOB_STALLED_SECONDS} must be more than twice JOB_LOCK_SECONDS (${env.JOB_LOCK_SECONDS})`);
   }
   if (splitList(env.QUOTA_ALLOWED_MODELS).length === 0) problems.push('QUOTA_ALLOWED_MODELS: expected at least one model name, like htdemucs');
+  if (splitList(env.MODELS).length === 0) problems.push('MODELS: expected at least one model name, like htdemucs');
   const roles = splitList(env.ROLES);
   const unknown = roles.filter((role) => role !== 'all' && !(ROLE_NAMES as readonly string[]).includes(role));
   if (roles.length === 0 || unknown.length > 0) problems.push(`ROLES: expected all or a comma-separated list of ${ROLE_NAMES.join(', ')}${unknown.length ? `, got ${unknown.join(', ')}` : ''}`);
@@ -231,7 +262,16 @@ function toConfig(env: Env) {
     diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1_000_000,
     ffmpegPath: env.FFMPEG_PATH,
     onnx: { device: env.ONNX_DEVICE, threads: env.ONNX_THREADS },
-    worker: { concurrency: env.WORKER_CONCURRENCY, lockSeconds: env.JOB_LOCK_SECONDS, stalledSeconds: env.JOB_STALLED_SECONDS, retryDelaySeconds: env.JOB_RETRY_DELAY_SECONDS },
+    worker: {
+      concurrency: env.WORKER_CONCURRENCY,
+      lockSeconds: env.JOB_LOCK_SECONDS,
+      stalledSeconds: env.JOB_STALLED_SECONDS,
+      retryDelaySeconds: env.JOB_RETRY_DELAY_SECONDS,
+      heartbeatSeconds: env.WORKER_HEARTBEAT_SECONDS,
+      models: splitList(env.MODELS),
+    },
+    modelRegistryUrl: env.MODEL_REGISTRY_URL,
+    web: { port: env.WEB_PORT, host: env.WEB_HOST, allowedHosts: splitList(env.WEB_ALLOWED_HOSTS) },
     roles: (roles.includes('all') ? [...ROLE_NAMES] : roles) as RoleName[],
     quotaDefaults: {
       maxTrackSeconds: env.QUOTA_MAX_TRACK_MINUTES * 60,

@@ -8,7 +8,7 @@ const USER_ERROR_CODES = {
   /** What a chat adapter refuses before core is asked. */
   chat: ['no_guild', 'not_admin', 'unknown_command', 'no_source', 'two_sources', 'unknown_stem', 'not_in_channel'],
   /** Submitting, listing and cancelling requests. */
-  requests: ['bad_request', 'stem_missing', 'separation_failed', 'queue_unavailable', 'request_not_found', 'bad_cursor', 'not_your_request', 'already_finished', 'nothing_to_cancel'],
+  requests: ['bad_request', 'stem_missing', 'separation_failed', 'queue_unavailable', 'request_not_found', 'bad_cursor', 'not_your_request', 'already_finished', 'nothing_to_cancel', 'model_unavailable'],
   quotas: ['track_too_long', 'daily_quota', 'monthly_quota', 'model_not_allowed', 'too_many_jobs', 'cooldown', 'quota_bad_value', 'quota_unknown_limit'],
   youtube: [...YOUTUBE_REFUSAL_CODES, 'video_unavailable', 'video_private', 'age_restricted', 'live_stream', 'upcoming', 'youtube_unreachable', 'youtube_failed'],
   attachments: ['attachment_gone', 'attachment_host', 'attachment_redirects', 'attachment_slow', 'attachment_too_big', 'attachment_unreachable', 'attachment_unreadable', 'busy'],
@@ -27,6 +27,7 @@ const USER_ERROR_CODES = {
     'model_no_download',
     'model_not_found',
     'model_not_onnx',
+    'model_registry_invalid',
     'model_sidecar_invalid',
     'model_source_names',
     'model_unknown',

@@ -17,6 +17,8 @@ import { Reconciler } from './separations/reconciler.js';
 import { StateRecorder } from './separations/state-recorder.js';
 import type { SourceFetchers } from './sources.js';
 import { LocalStorage } from './storage.js';
+import { readClusterStatus, type ClusterStatus } from './workers/cluster-status.js';
+import { WorkerDirectory } from './workers/worker-directory.js';
 
 export interface StembotCoreDeps {
   em: EntityManager;
@@ -45,6 +47,8 @@ export class StembotCore {
   readonly recorder: StateRecorder;
   /** Settles what the events missed; the relay role runs it. */
   readonly reconciler: Reconciler;
+  /** The workers that announced themselves: what submit checks models against, and what status lists. */
+  readonly workers: WorkerDirectory;
   private readonly producer: JobProducer;
 
   constructor(private readonly deps: StembotCoreDeps) {
@@ -52,13 +56,14 @@ export class StembotCore {
     this.outbox = new Outbox(deps.em);
     this.quota = new QuotaService(deps.em, deps.config.quotaDefaults);
     this.storage = new LocalStorage(deps.config.storageDir);
+    this.workers = new WorkerDirectory(deps.em);
     this.recorder = new StateRecorder(deps.em, this.producer, this.updates, deps.logger.child({ component: 'state' }));
     this.reconciler = new Reconciler(deps.em, this.producer, this.recorder, deps.logger.child({ component: 'reconciler' }), { stalledAfterMs: deps.config.worker.stalledSeconds * 1000 });
   }
 
   /** Validates, describes the source, reserves quota and queues the work; refusals are UserErrors. */
   async submit(input: SubmitInput): Promise<SubmitOutcome> {
-    const outcome = await submit({ em: this.deps.em, config: this.deps.config, fetchers: this.deps.fetchers, producer: this.producer, logger: this.deps.logger }, input);
+    const outcome = await submit({ em: this.deps.em, config: this.deps.config, fetchers: this.deps.fetchers, producer: this.producer, workers: this.workers, logger: this.deps.logger }, input);
     this.updates.publish({ type: 'queued', requestId: outcome.requestId, position: outcome.position });
     return outcome;
   }
@@ -90,6 +95,16 @@ export class StembotCore {
 
   subscribe(listener: RequestUpdateListener, requestId?: string): () => void {
     return this.updates.subscribe(listener, requestId);
+  }
+
+  /** Workers, queue and the last hour's waits, for `stembot status`, /status and /metrics. */
+  async clusterStatus(): Promise<ClusterStatus> {
+    return readClusterStatus({ em: this.deps.em, producer: this.producer, workers: this.workers });
+  }
+
+  /** Jobs by BullMQ state; it asks the queue backend itself, so it also tells whether that is reachable. */
+  async jobCounts(): Promise<Record<string, number>> {
+    return this.producer.jobCounts();
   }
 
   async scheduleRetention(): Promise<void> {

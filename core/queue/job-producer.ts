@@ -19,6 +19,10 @@ export function jobDefaults(retryDelayMs: number): JobsOptions {
 /** A job as BullMQ has it: gone, finished either way, being worked on, or waiting its turn (waiting, delayed, prioritized). */
 export type JobStanding = { state: 'missing' } | { state: 'completed'; returnvalue: unknown } | { state: 'failed'; reason: string } | { state: 'active' } | { state: 'waiting' };
 
+/** BullMQ's job states; `waiting`, `prioritized` and `delayed` jobs are the ones no worker has yet. */
+export const JOB_COUNT_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
+export type JobCountState = (typeof JOB_COUNT_STATES)[number];
+
 /** Validates payloads against the shared schemas and enqueues them under ids derived from their rows. */
 export class JobProducer {
   private readonly defaults: JobsOptions;
@@ -42,6 +46,11 @@ export class JobProducer {
   async enqueueRender(data: Omit<RenderJobData, 'kind'>, options: { priority?: number } = {}): Promise<string> {
     const payload = renderJobDataSchema.parse({ ...data, kind: 'render' });
     return this.add(payload, options.priority);
+  }
+
+  /** How many jobs are in each of BullMQ's states: what /metrics and `stembot status` show of the queue. */
+  async jobCounts(): Promise<Record<JobCountState, number>> {
+    return (await this.queue.getJobCounts(...JOB_COUNT_STATES)) as Record<JobCountState, number>;
   }
 
   /** Removes a job that no worker has taken yet; returns false when it is running (or gone). */

@@ -11,7 +11,10 @@ import type { JobProducer } from '../queue/job-producer.js';
 import { precheckQuota, reserveQuota, settleQuota } from '../quotas/quota-ledger.js';
 import { fetcherFor, sourceKeyOf, type SourceFetchers, type SourceInfo } from '../sources.js';
 import { ensureTenant, lockTenant } from '../tenants.js';
+import { requireServedModel } from '../workers/model-availability.js';
+import type { WorkerDirectory } from '../workers/worker-directory.js';
 import { fairPriority } from './fairness.js';
+import { quotaRefusals } from '../metrics.js';
 
 export const submitInputSchema = z.object({
   platform: z.enum(PLATFORMS),
@@ -43,6 +46,7 @@ export interface SubmitDeps {
   config: Config;
   fetchers: SourceFetchers;
   producer: JobProducer;
+  workers: WorkerDirectory;
   logger: Logger;
   now?: () => Date;
 }
@@ -64,6 +68,18 @@ interface Admitted {
  * the request. Only then is work enqueued.
  */
 export async function submit(deps: SubmitDeps, raw: SubmitInput): Promise<SubmitOutcome> {
+  try {
+    return await admitRequest(deps, raw);
+  } catch (error) {
+    if (error instanceof UserError && (QUOTA_LIMITS as readonly string[]).includes(error.code)) quotaRefusals.inc({ limit: error.code });
+    throw error;
+  }
+}
+
+/** The quota refusals /metrics counts, by the limit that refused. */
+const QUOTA_LIMITS = ['daily_quota', 'monthly_quota', 'track_too_long', 'too_many_jobs', 'cooldown', 'model_not_allowed'] as const;
+
+async function admitRequest(deps: SubmitDeps, raw: SubmitInput): Promise<SubmitOutcome> {
   const parsed = submitInputSchema.safeParse(raw);
   if (!parsed.success) throw new UserError('bad_request', `That request is incomplete: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}.`);
   const input = parsed.data;
@@ -77,6 +93,7 @@ export async function submit(deps: SubmitDeps, raw: SubmitInput): Promise<Submit
   // source already separated or being separated costs no minutes there, so none are asked for here.
   const reusable = await lookup.count(Separation, { sourceKey: sourceKeyOf(input.source), model, state: { $in: ['queued', 'running', 'completed'] } });
   await precheckQuota(lookup, { tenant, userId: input.userId, model, free: reusable > 0, now: deps.now?.() ?? new Date(), defaults: deps.config.quotaDefaults });
+  await requireServedModel(deps.workers, model);
   const info = await fetcherFor(deps.fetchers, input.source).inspect(input.source);
 
   for (let attempt = 1; ; attempt += 1) {

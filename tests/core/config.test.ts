@@ -22,7 +22,10 @@ describe('configuration', () => {
     expect(config.redisUrl).toBeUndefined();
     expect(config.storageDir).toBe(path.resolve('data/files'));
     expect(config.modelsDir).toBe(path.resolve('data/models'));
-    expect(config.roles).toEqual(['relay', 'worker', 'discord', 'slack']);
+    expect(config.roles).toEqual(['relay', 'worker', 'discord', 'slack', 'web']);
+    expect(config.web).toEqual({ port: 8080, host: '127.0.0.1', allowedHosts: [] });
+    expect(config.worker).toMatchObject({ models: ['htdemucs'], heartbeatSeconds: 10 });
+    expect(config.modelRegistryUrl).toBeUndefined();
     expect(config.quotaDefaults).toMatchObject({ maxTrackSeconds: 900, dailySeconds: 3600, allowedModels: ['htdemucs'] });
     expect(config.discord).toBeUndefined();
   });
@@ -39,7 +42,11 @@ describe('configuration', () => {
     [{ DISCORD_TOKEN: 'abc.def' }, /^DISCORD_APPLICATION_ID: required when DISCORD_TOKEN is set$/],
     [{ SLACK_BOT_TOKEN: 'xoxb-1' }, /^SLACK_SIGNING_SECRET: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/],
     [{ QUOTA_DAILY_MINUTES: '700' }, /^QUOTA_DAILY_MINUTES: 700 is more than QUOTA_MONTHLY_MINUTES \(600\)/],
-    [{ ROLES: 'worker,web' }, /^ROLES: expected all or a comma-separated list of relay, worker, discord, slack, got web$/],
+    [{ ROLES: 'worker,http' }, /^ROLES: expected all or a comma-separated list of relay, worker, discord, slack, web, got http$/],
+    [{ WEB_PORT: '70000' }, /^WEB_PORT: expected a port from 0 to 65535, got "70000"$/],
+    [{ WEB_ALLOWED_HOSTS: 'metrics.internal, *.example.com' }, /^WEB_ALLOWED_HOSTS: expected host names, without wildcards/],
+    [{ MODELS: ' , ' }, /^MODELS: expected at least one model name/],
+    [{ MODEL_REGISTRY_URL: 'ftp://mirror/registry.json' }, /^MODEL_REGISTRY_URL: expected a URL starting with http:\/\/ or https:\/\//],
   ])('refuses %o with a message naming the variable', (env, message) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

@@ -12,7 +12,7 @@ import { StembotCore } from '../../core/stembot-core.js';
 import { LocalStorage } from '../../core/storage.js';
 import { locateFfmpeg, type FfmpegTools } from '../../worker/audio/ffmpeg.js';
 import { HTDEMUCS_SEGMENT } from '../../worker/engine/registry.js';
-import { startConfiguredWorker } from '../../worker/start-worker.js';
+import { startConfiguredWorker, type WorkerHandle } from '../../worker/start-worker.js';
 import { writeModel } from './onnx-models.js';
 import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from './services.js';
 
@@ -50,7 +50,7 @@ export interface Harness {
   ffmpeg: string;
   dir: string;
   /** Starts a worker in this process, as the settings say (JOB_LOCK_SECONDS short lets it take over a dead worker's job quickly). */
-  startWorker(): Promise<RoleHandle>;
+  startWorker(): Promise<WorkerHandle>;
   /** Stops the relay role (as a crashed or restarting relay process would be gone)... */
   stopRelay(): Promise<void>;
   /** ...and starts it again, as a relay process coming back would. */
@@ -71,7 +71,16 @@ export type Deployment = (typeof DEPLOYMENTS)[number];
  * this process, on the chosen deployment, with the test model installed and YouTube replaced by
  * `fetchers`.
  */
-export async function startHarness(options: { backend: Deployment; fetchers: (ffprobe: string, tools: FfmpegTools) => SourceFetchers; env?: Record<string, string>; worker?: boolean }): Promise<Harness> {
+export async function startHarness(options: {
+  backend: Deployment;
+  fetchers: (ffprobe: string, tools: FfmpegTools) => SourceFetchers;
+  env?: Record<string, string>;
+  worker?: boolean;
+  /** false: MODELS_DIR starts empty, and the worker must fetch its model (from MODEL_REGISTRY_URL, say). */
+  installModel?: boolean;
+  /** false: startWorker() returns once the worker has announced itself, before it has its models. */
+  waitForWorker?: boolean;
+}): Promise<Harness> {
   const database = options.backend === 'embedded' ? undefined : await createTestDatabase();
   const temp = await makeTempDir('stembot-harness-');
   const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
@@ -86,7 +95,7 @@ export async function startHarness(options: { backend: Deployment; fetchers: (ff
     ...options.env,
   };
   const config = parseConfig(env);
-  await installTestModel(config.modelsDir);
+  if (options.installModel !== false) await installTestModel(config.modelsDir);
   const { logger, lines: logLines } = captureLogger('warn');
   const runtime = await openRuntime(config, logger);
   const fetchers = options.fetchers(ffprobe, { ffmpeg, ffprobe });
@@ -97,11 +106,16 @@ export async function startHarness(options: { backend: Deployment; fetchers: (ff
   let relay: RoleHandle | undefined = await relayRole();
   await core.scheduleRetention();
   const startWorker = async () => {
-    const role = await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: 1000 });
+    // Failed model downloads are retried quickly here, not after production's 5 s and more.
+    const role = await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: 1000, retryDelayMs: () => 300 });
     roles.push(role);
+    if (options.waitForWorker !== false) await role.ready;
     return role;
   };
   if (options.worker !== false) await startWorker();
+  // Without a worker here, requests are still admitted as if one ran elsewhere, busy or about to
+  // take jobs: the tests that start none are about what happens while nobody picks their jobs up.
+  else await core.workers.announce({ id: `elsewhere-${config.queueNamespace}`, host: 'elsewhere', device: 'cpu', models: config.worker.models, fetching: [], concurrency: 1, state: 'ready', ttlSeconds: 3600 });
   return {
     env,
     config,

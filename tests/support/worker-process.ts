@@ -14,5 +14,6 @@ const logger = createLogger({ level: 'warn', pretty: false });
 const runtime = await openRuntime(config, logger, { migrate: false });
 const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
 const videos = new LocalVideoSource(ffprobe, JSON.parse(process.env.STEMBOT_TEST_VIDEOS ?? '{}') as Record<string, string>);
-await startConfiguredWorker({ config, runtime, fetchers: { youtube: videos, attachment: videos }, ffmpeg, logger, graceMs: 1000 });
+const worker = await startConfiguredWorker({ config, runtime, fetchers: { youtube: videos, attachment: videos }, ffmpeg, logger, graceMs: 1000 });
+await worker.ready;
 console.log('worker ready');

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { downloadModel } from '../engine/model-fetch.js';
+import { modelDownloads } from '../engine/model-downloads.js';
 import { ensureModelsDir, listModelFiles, modelFilePath, readSidecar, writeSidecar } from '../engine/models-dir.js';
 import { readOnnxSummary } from '../engine/onnx-metadata-props.js';
 import { findRegistryEntry, modelNameSchema, REGISTRY } from '../engine/registry.js';
@@ -17,6 +18,8 @@ export { resolveModel } from '../engine/resolve-model.js';
 export interface ModelsCommandDeps {
   /** MODELS_DIR from the app's config (default ./data/models). */
   modelsDir: string;
+  /** MODEL_REGISTRY_URL: a mirror's URLs and checksums for the built-in models. */
+  registryUrl?: string | undefined;
   logger: Logger;
   /** Tables and results; default process.stdout. */
   stdout?: NodeJS.WritableStream;
@@ -82,7 +85,8 @@ async function listModels(modelsDir: string, say: (line: string) => void): Promi
 async function fetchModel(deps: ModelsCommandDeps, err: NodeJS.WritableStream, say: (line: string) => void, name: string): Promise<void> {
   const entry = findRegistryEntry(name);
   if (!entry) throw new UserError('model_unknown', `There is no built-in model called ${name}. Built-in models: ${REGISTRY.map((e) => e.name).join(', ')}.`);
-  if (!entry.url) {
+  const download = (await modelDownloads(deps.registryUrl)).get(name);
+  if (!download) {
     throw new UserError('model_no_download', `No verified download is known for ${name}: export it to ONNX yourself and install it with \`stembot models add FILE --name ${name}-local\`.`);
   }
   const dest = modelFilePath(deps.modelsDir, name);
@@ -92,9 +96,9 @@ async function fetchModel(deps: ModelsCommandDeps, err: NodeJS.WritableStream, s
   }
   const bar = downloadBar(err, name);
   try {
-    const result = await downloadModel({ url: entry.url, destPath: dest, sha256: entry.sha256, onProgress: bar.onProgress });
+    const result = await downloadModel({ url: download.url, destPath: dest, sha256: download.sha256, onProgress: bar.onProgress });
     deps.logger.info({ model: name, bytes: result.bytes, sha256: result.sha256 }, 'model fetched');
-    say(`${name} installed at ${dest} (${formatMiB(result.bytes)}, sha256 ${entry.sha256 ? 'verified' : result.sha256}).`);
+    say(`${name} installed at ${dest} (${formatMiB(result.bytes)}, sha256 verified).`);
   } finally {
     bar.stop();
   }

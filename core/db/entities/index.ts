@@ -6,6 +6,7 @@ import { SeparationRequestSchema } from './separation-request.js';
 import { SlackInstallationSchema } from './slack-installation.js';
 import { TenantSchema } from './tenant.js';
 import { UsageEntrySchema } from './usage-entry.js';
+import { WorkerPresenceSchema } from './worker-presence.js';
 
 export * from './delivery.js';
 export * from './quota-change.js';
@@ -15,5 +16,6 @@ export * from './separation-request.js';
 export * from './slack-installation.js';
 export * from './tenant.js';
 export * from './usage-entry.js';
+export * from './worker-presence.js';
 
-export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema, RelayCursorSchema, SlackInstallationSchema];
+export const ENTITY_SCHEMAS = [TenantSchema, SeparationSchema, SeparationRequestSchema, UsageEntrySchema, DeliverySchema, QuotaChangeSchema, RelayCursorSchema, SlackInstallationSchema, WorkerPresenceSchema];

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../core/logging.js';
 import { registerModelsCommand, resolveModel } from '../../../worker/cli/models-command.js';
+import { ModelHost } from '../../support/model-host.js';
 import { tinyModelBytes, writeTinyModel } from '../engine/onnx-fixture.js';
 import { rejectsWithUserError } from '../../support/user-error.js';
 
@@ -38,11 +39,15 @@ beforeEach(async () => {
 
 /** Runs `stembot models ...` through commander the way the real CLI does; returns stdout. */
 async function models(...args: string[]): Promise<string> {
+  return modelsWith({}, ...args);
+}
+
+async function modelsWith(settings: { registryUrl?: string }, ...args: string[]): Promise<string> {
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
   const program = new Command().exitOverride();
-  registerModelsCommand(program, () => ({ modelsDir, logger: createLogger({ level: 'silent' }), stdout, stderr: new PassThrough() }));
+  registerModelsCommand(program, () => ({ modelsDir, ...settings, logger: createLogger({ level: 'silent' }), stdout, stderr: new PassThrough() }));
   await program.parseAsync(['node', 'stembot', 'models', ...args]);
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -145,5 +150,18 @@ describe('stembot models', () => {
     await mkdir(modelsDir, { recursive: true });
     await writeTinyModel(path.join(modelsDir, 'htdemucs.onnx'), 4);
     expect(await models('fetch', 'htdemucs')).toContain('already installed');
+  });
+
+  it('fetch takes a built-in model from MODEL_REGISTRY_URL when set, and checks it against that registry', async () => {
+    const host = await ModelHost.start(Buffer.from(served));
+    try {
+      expect(await modelsWith({ registryUrl: host.registryUrl }, 'fetch', 'htdemucs')).toMatch(/^htdemucs installed at .*sha256 verified\)\.$/m);
+      expect(await readFile(path.join(modelsDir, 'htdemucs.onnx'))).toEqual(Buffer.from(served));
+      await rm(path.join(modelsDir, 'htdemucs.onnx'));
+      host.mode = 'corrupt';
+      expect((await rejectsWithUserError(modelsWith({ registryUrl: host.registryUrl }, 'fetch', 'htdemucs'))).code).toBe('model_checksum_mismatch');
+    } finally {
+      await host.close();
+    }
   });
 });
