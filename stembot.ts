@@ -10,10 +10,11 @@ import { slackFileTokens } from './bots/slack/file-tokens.js';
 import { startSlackRole } from './bots/slack/slack-role.js';
 import { registerSlackManifestCommand } from './bots/slack/manifest-command.js';
 import { UserError } from './core/errors.js';
-import { REGISTRY } from './worker/engine/registry.js';
+import { DEFAULT_MODEL, REGISTRY } from './worker/engine/registry.js';
 import { enabledPlatforms, type Config } from './core/config.js';
 import { loadConfig } from './core/cli/load-config.js';
 import { runCliAction } from './core/cli/run-cli.js';
+import { registerStatusCommand } from './core/cli/status-command.js';
 import { createShutdown, exitOnCrash } from './core/cli/shutdown.js';
 import { applyMigrations, createMigration } from './core/db/migrate.js';
 import type { Orm } from './core/db/orm.js';
@@ -23,6 +24,7 @@ import { startRelayRole, type RoleHandle } from './core/queue/relay-role.js';
 import { openRuntime } from './core/runtime.js';
 import type { SourceFetchers } from './core/sources.js';
 import { StembotCore } from './core/stembot-core.js';
+import { startWebRole, type WebRole } from './core/web/web-role.js';
 import { locateFfmpeg, type FfmpegTools } from './worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from './worker/fetch/attachment-fetcher.js';
 import { YouTubeFetcher } from './worker/fetch/youtube-fetcher.js';
@@ -54,29 +56,66 @@ async function start(config: Config, logger: Logger): Promise<void> {
   const startedAt = performance.now();
   const runtime = await openRuntime(config, logger);
   const roles: RoleHandle[] = [];
+  let web: WebRole | undefined;
+  let stopping = false;
   const shutdown = createShutdown({
     logger,
     deadlineMs: SHUTDOWN_GRACE_MS + 1_500,
     async stop() {
-      // Reverse start order: chat and workers stop taking work before the relay and connections go.
-      for (const role of roles.reverse()) await role.stop().catch((error: unknown) => logger.error({ err: error, role: role.name }, 'role did not stop cleanly'));
+      stopping = true;
+      // Readiness goes false first, so nothing new is sent this way while the roles wind down.
+      if (web) {
+        web.markStopping();
+        logger.info({ role: 'web' }, 'readiness withdrawn: /readyz answers 503 while the roles stop');
+      }
+      // Reverse start order: chat and workers stop taking work before the relay, web and connections go.
+      for (const role of roles.reverse()) await stopRole(role, logger);
       await runtime.close();
     },
   });
   exitOnCrash({ logger, shutdown });
+  const startRole = async <T extends RoleHandle>(name: string, begin: () => Promise<T>): Promise<T> => {
+    const began = performance.now();
+    const role = await begin();
+    roles.push(role);
+    logger.info({ role: name, startupMs: Math.round(performance.now() - began) }, 'role started');
+    return role;
+  };
   try {
     const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: config.ffmpegPath, searchPath: process.env.PATH });
     const fetchers = createFetchers(config, logger, { ffmpeg, ffprobe }, runtime.orm);
     const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
     roles.push({ name: 'core', stop: () => core.close() });
+    // First, so /healthz answers and /readyz tells what is still missing while the rest starts.
+    if (config.roles.includes('web')) {
+      web = await startRole('web', () =>
+        startWebRole({ settings: config.web, core, runtime, roles: () => [...roles], defaultModel: config.quotaDefaults.allowedModels[0] ?? DEFAULT_MODEL, logger }),
+      );
+    }
     if (config.roles.includes('relay')) {
-      roles.push(await startRelayRole(runtime, logger, { listeners: [core.recorder.onEvent], reconciler: core.reconciler }));
+      await startRole('relay', () => startRelayRole(runtime, logger, { listeners: [core.recorder.onEvent], reconciler: core.reconciler }));
       await core.scheduleRetention();
     }
-    if (config.roles.includes('worker')) roles.push(await startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: SHUTDOWN_GRACE_MS }));
+    if (config.roles.includes('worker')) {
+      const worker = await startRole('worker', () => startConfiguredWorker({ config, runtime, fetchers, ffmpeg, logger, graceMs: SHUTDOWN_GRACE_MS }));
+      // The worker takes jobs once its models are in (a download can take minutes); a worker that
+      // cannot start at all takes the process down, so a supervisor sees it.
+      worker.ready.catch((error: unknown) => {
+        if (stopping) return;
+        process.exitCode = 1;
+        logger.fatal({ err: error }, 'the worker could not start; shutting down');
+        void shutdown();
+      });
+    }
     const knownModels = async () => [...new Set([...REGISTRY.map((entry) => entry.name), ...config.quotaDefaults.allowedModels])];
-    if (config.roles.includes('discord') && config.discord) roles.push(await startDiscordRole({ core, settings: config.discord, logger, knownModels }));
-    if (config.roles.includes('slack') && config.slack) roles.push(await startSlackRole({ core, settings: config.slack, logger, knownModels, orm: runtime.orm }));
+    if (config.roles.includes('discord') && config.discord) {
+      const discord = config.discord;
+      await startRole('discord', () => startDiscordRole({ core, settings: discord, logger, knownModels }));
+    }
+    if (config.roles.includes('slack') && config.slack) {
+      const slack = config.slack;
+      await startRole('slack', () => startSlackRole({ core, settings: slack, logger, knownModels, orm: runtime.orm }));
+    }
   } catch (error) {
     await shutdown();
     throw error;
@@ -86,14 +125,25 @@ async function start(config: Config, logger: Logger): Promise<void> {
       'no chat platform configured: set DISCORD_TOKEN and DISCORD_APPLICATION_ID for Discord, or SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN for Slack',
     );
   }
-  logger.info({ roles: roles.map((role) => role.name), startupMs: Math.round(performance.now() - startedAt) }, 'stembot is ready');
+  logger.info({ roles: roles.map((role) => role.name), startupMs: Math.round(performance.now() - startedAt), ...(web ? { web: web.url } : {}) }, 'stembot is ready');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   logger.info({ signal }, 'shutting down');
   await shutdown();
-  logger.info('stopped');
+  logger.info({ shutdownMs: Math.round(performance.now() - startedAt) }, 'stopped');
+}
+
+/** Stops one role and says how long it took; one that fails to stop is logged, and the rest still stop. */
+async function stopRole(role: RoleHandle, logger: Logger): Promise<void> {
+  const began = performance.now();
+  try {
+    await role.stop();
+    logger.info({ role: role.name, stopMs: Math.round(performance.now() - began) }, 'role stopped');
+  } catch (error) {
+    logger.error({ err: error, role: role.name }, 'role did not stop cleanly');
+  }
 }
 
 async function migrate(config: Config, logger: Logger, options: { create?: boolean }): Promise<void> {
@@ -115,8 +165,8 @@ export function buildProgram(): Command {
   const program = new Command('stembot').description('Separate songs into stems from Discord and Slack.').showHelpAfterError();
   program
     .command('start')
-    .description('run the bot: queue relay, separation worker and the configured chat platforms')
-    .option('--role <roles>', 'only these roles, comma-separated: relay, worker, discord, slack (default: ROLES or all)')
+    .description('run the bot: queue relay, separation worker, web endpoints and the configured chat platforms')
+    .option('--role <roles>', 'only these roles, comma-separated: relay, worker, discord, slack, web (default: ROLES or all)')
     .action(async (options: { role?: string }) => {
       const { config, logger } = loadConfig({ ROLES: options.role });
       await start(config, logger);
@@ -142,13 +192,19 @@ export function buildProgram(): Command {
       console.log(`registered ${names.join(', ')} ${options.guild ? `in guild ${options.guild}` : 'globally'}`);
     });
   registerSlackManifestCommand(program);
+  registerStatusCommand(program, () => {
+    const { config, logger } = loadConfig();
+    // The report is the output: routine start-up lines would bury it (warnings still show).
+    if (logger.level === 'info') logger.level = 'warn';
+    return { config, logger };
+  });
   registerSeparateCommand(program, () => {
     const { config, logger } = loadConfig();
     return { modelsDir: config.modelsDir, ffmpegPath: config.ffmpegPath, device: config.onnx.device, threads: config.onnx.threads, tempDir: config.tempDir, diskMinFreeBytes: config.diskMinFreeBytes, logger };
   });
   registerModelsCommand(program, () => {
     const { config, logger } = loadConfig();
-    return { modelsDir: config.modelsDir, logger };
+    return { modelsDir: config.modelsDir, registryUrl: config.modelRegistryUrl, logger };
   });
   return program;
 }

@@ -1,5 +1,5 @@
 import type { Config } from './config.js';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded-database.js';
+import { runningEmbeddedUrl, startEmbeddedDatabase, type EmbeddedDatabase } from './db/embedded-database.js';
 import { applyMigrations } from './db/migrate.js';
 import { openOrm, type Orm } from './db/orm.js';
 import type { Logger } from './logging.js';
@@ -15,15 +15,26 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger, options: { migrate: boolean } = { migrate: true }): Promise<Runtime> {
+export interface RuntimeOptions {
+  migrate: boolean;
+  /**
+   * With the embedded database: be a client of the stembot process that already serves it from
+   * DATA_DIR, if one runs (for `stembot status`), instead of refusing to start.
+   */
+  shareEmbedded?: boolean;
+}
+
+export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions = { migrate: true }): Promise<Runtime> {
   let embedded: EmbeddedDatabase | undefined;
-  if (!config.databaseUrl) embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, queueSchema: config.queueNamespace, logger });
-  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedDatabase).url;
+  const shared = !config.databaseUrl && options.shareEmbedded ? await runningEmbeddedUrl(config.dataDir) : undefined;
+  if (!config.databaseUrl && !shared) embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, queueSchema: config.queueNamespace, logger });
+  const databaseUrl = config.databaseUrl ?? shared ?? (embedded as EmbeddedDatabase).url;
   const queues = new QueueFactory(chooseQueueConnection({ redisUrl: config.redisUrl, databaseUrl, namespace: config.queueNamespace }), logger);
   let orm: Orm | undefined;
   try {
     orm = await openOrm({ databaseUrl, logger });
-    if (options.migrate) {
+    // A shared embedded database was migrated by the process that serves it.
+    if (options.migrate && !shared) {
       await applyMigrations(orm, databaseUrl, logger);
       await migrateQueueStore(queues.connection);
     }
@@ -32,7 +43,7 @@ export async function openRuntime(config: Config, logger: Logger, options: { mig
     await embedded?.stop();
     throw error;
   }
-  logger.info({ database: embedded ? `embedded (${config.dataDir})` : redactUrl(databaseUrl), queue: describeQueueConnection(queues.connection) }, 'runtime ready');
+  logger.info({ database: embedded ? `embedded (${config.dataDir})` : shared ? `embedded, served by another process (${config.dataDir})` : redactUrl(databaseUrl), queue: describeQueueConnection(queues.connection) }, 'runtime ready');
   const openOrmInstance = orm;
   return {
     databaseUrl,

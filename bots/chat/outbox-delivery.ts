@@ -7,6 +7,7 @@ import type { StembotCore } from '../../core/stembot-core.js';
 import { planAttachments } from './attachment-plan.js';
 import type { ChatSurface } from './chat-surface.js';
 import type { RequestMessageView } from './message-view.js';
+import { stageDuration } from '../../core/metrics.js';
 
 /** How often the outbox is looked at besides the wake-ups core's updates give. */
 const POLL_MS = 2000;
@@ -110,7 +111,10 @@ export class OutboxDelivery<Message extends PlatformMessage> {
         log.info('an earlier attempt had delivered this already');
         return;
       }
+      const uploadStarted = performance.now();
       await this.surface.show(message, view, { postKey: deliveryId });
+      // Posting the result, stems and all: the upload stage of the request as a whole.
+      if (request.state === 'completed') stageDuration.observe({ stage: 'upload' }, (performance.now() - uploadStarted) / 1000);
       await this.core.outbox.complete(deliveryId, this.claimer);
       log.info({ state: request.state, platform: this.surface.platform }, 'delivered');
     } catch (error) {

@@ -1,4 +1,4 @@
-import { Client, Events, GatewayIntentBits } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Status } from 'discord.js';
 import type { Logger } from '../../core/logging.js';
 import type { RoleHandle } from '../../core/queue/relay-role.js';
 import type { StembotCore } from '../../core/stembot-core.js';
@@ -49,6 +49,8 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
   return {
     name: 'discord',
     client,
+    // The gateway reconnects by itself; while it does, interactions go unanswered.
+    readiness: async () => (client.isReady() && client.ws.status === Status.Ready ? { ok: true } : { ok: false, detail: `gateway ${Status[client.ws.status]?.toLowerCase() ?? 'not connected'}` }),
     async stop() {
       progress.stopAll();
       await delivery.stop();

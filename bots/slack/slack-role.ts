@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, type AppOptions, type InstallationStore } from '@slack/bolt';
@@ -83,6 +84,18 @@ function clientsFor(settings: SlackSettings, installationStore: InstallationStor
   };
 }
 
+/**
+ * Follows the Socket Mode connection's state. Bolt keeps its receiver private, so this reads the
+ * receiver's documented SocketModeClient (an EventEmitter of `connected`, `reconnecting` and
+ * `disconnected`) through a narrow cast; without one it reports connected, as Bolt started.
+ */
+function socketModeConnection(app: App): { state: string } {
+  const connection = { state: 'connected' };
+  const client = (app as unknown as { receiver?: { client?: EventEmitter } }).receiver?.client;
+  for (const state of ['connected', 'reconnecting', 'disconnected']) client?.on(state, () => (connection.state = state));
+  return connection;
+}
+
 /** The Slack bot: Bolt (Socket Mode or HTTP; one workspace or OAuth installs), listeners, progress and delivery. */
 export async function startSlackRole(options: SlackRoleOptions): Promise<RoleHandle & { app: App; url?: string }> {
   const log = options.logger.child({ role: 'slack' });
@@ -102,9 +115,12 @@ export async function startSlackRole(options: SlackRoleOptions): Promise<RoleHan
   const delivery = new OutboxDelivery(options.core, messages, log);
   delivery.start();
   log.info({ receiver: settings.appToken ? 'socket-mode' : 'http', port: address?.port, oauth: Boolean(settings.oauth) }, 'slack bot ready');
+  const connection = settings.appToken ? socketModeConnection(app) : undefined;
   return {
     name: 'slack',
     app,
+    // HTTP: the endpoint listens as long as the process runs. Socket Mode: the socket may drop and reconnect.
+    readiness: async () => (!connection || connection.state === 'connected' ? { ok: true } : { ok: false, detail: `socket mode ${connection.state}` }),
     ...(address ? { url: `http://127.0.0.1:${address.port}` } : {}),
     async stop() {
       progress.stopAll();

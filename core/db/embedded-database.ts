@@ -57,6 +57,21 @@ async function claimDirectory(lockFile: string): Promise<void> {
   await writeFile(lockFile, String(process.pid));
 }
 
+/** Beside the pid lock: the socket URL of the process that holds the embedded database. */
+const URL_FILE = 'pglite.url';
+
+/**
+ * The embedded database another live stembot process serves from `dataDir`, if one does: a
+ * second process may not open PGlite's files, but it may be a client of that process's socket.
+ */
+export async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> {
+  const read = (file: string) => readFile(path.join(path.resolve(dataDir), file), 'utf8').catch(() => undefined);
+  const holder = Number((await read('pglite.pid'))?.trim());
+  if (!Number.isInteger(holder) || holder === process.pid || !isProcessRunning(holder)) return undefined;
+  const url = (await read(URL_FILE))?.trim();
+  return url?.startsWith('postgres://') ? url : undefined;
+}
+
 function fitsSocketPath(directory: string): boolean {
   return Buffer.byteLength(path.join(directory, CLIENT_SOCKET)) <= MAX_SOCKET_PATH_BYTES;
 }
@@ -120,6 +135,10 @@ export async function startEmbeddedDatabase(options: { dataDir: string; queueSch
   // Sockets are made with the umask's mode; the 0700 directory already shuts others out meanwhile.
   await Promise.all([chmod(upstream, 0o600), chmod(socket, 0o600)]);
   const url = `postgres://postgres@${encodeURIComponent(socketDirectory)}:${SOCKET_PORT}/postgres`;
+  // Where `stembot status` finds this database while this process holds it (the socket directory
+  // can be in the temp directory). Only this user can use the socket anyway; the file says where.
+  const urlFile = path.join(dataDir, URL_FILE);
+  await writeFile(urlFile, url, { mode: 0o600 });
   options.logger.info({ directory, socket }, 'embedded database started');
 
   return {
@@ -129,6 +148,7 @@ export async function startEmbeddedDatabase(options: { dataDir: string; queueSch
       await server.stop();
       await db.close();
       await rm(socketDirectory, { recursive: true, force: true });
+      await rm(urlFile, { force: true });
       await rm(lockFile, { force: true });
     },
   };

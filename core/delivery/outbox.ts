@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Platform } from '../db/entities/tenant.js';
 import { Delivery, SeparationRequest } from '../db/entities/index.js';
+import { deliveryLag } from '../metrics.js';
 import { summarize, type RequestSummary } from '../requests/request-queries.js';
 
 export interface ClaimedDelivery {
@@ -61,8 +62,15 @@ export class Outbox {
 
   /** Marks a claimed delivery posted; false when the claim was lost to another replica meanwhile. */
   async complete(deliveryId: string, claimer: string): Promise<boolean> {
-    const changed = await this.em.fork().nativeUpdate(Delivery, { id: deliveryId, state: 'claimed', claimedBy: claimer }, { state: 'done', deliveredAt: new Date(), claimedUntil: null });
-    return changed > 0;
+    const rows = await this.em.fork().execute<{ platform: string; lag_seconds: number }[]>(
+      `update delivery set state = 'done', delivered_at = now(), claimed_until = null
+        where id = ? and state = 'claimed' and claimed_by = ?
+        returning platform, extract(epoch from now() - created_at)::float8 as lag_seconds`,
+      [deliveryId, claimer],
+    );
+    // From the result being ready (the row was written when the request finished) to it being in chat.
+    for (const row of rows) deliveryLag.observe({ platform: row.platform }, Math.max(0, Number(row.lag_seconds)));
+    return rows.length > 0;
   }
 
   /** Gives a claimed delivery back to be retried, or gives up on it after repeated failures. */
@@ -76,5 +84,10 @@ export class Outbox {
 
   async pendingCount(platform: Platform): Promise<number> {
     return this.em.fork().count(Delivery, { platform, state: { $in: ['pending', 'claimed'] } });
+  }
+
+  /** Results waiting to be posted, on every platform: what /metrics calls the backlog. */
+  async backlog(): Promise<number> {
+    return this.em.fork().count(Delivery, { state: { $in: ['pending', 'claimed'] } });
   }
 }

@@ -10,6 +10,8 @@ const FROM_THE_START = '0';
 export interface RoleHandle {
   name: string;
   stop(): Promise<void>;
+  /** For /readyz: whether the role can do its work now (a chat platform connected, say). */
+  readiness?: () => Promise<{ ok: boolean; detail?: string }>;
 }
 
 export interface RelayRoleOptions {

@@ -7,6 +7,7 @@ import type { QueueEvent } from '../queue/queue-events-relay.js';
 import { settleQuota } from '../quotas/quota-ledger.js';
 import type { RequestUpdates } from '../request-updates.js';
 import { fairPriority } from '../requests/fairness.js';
+import { requestFailures } from '../metrics.js';
 
 const LIVE: ('queued' | 'running')[] = ['queued', 'running'];
 
@@ -53,7 +54,10 @@ export class StateRecorder {
         await this.addDelivery(em, requestId);
         return true;
       });
-      if (done) this.updates.publish({ type: 'failed', requestId, code, message: userMessage });
+      if (done) {
+        requestFailures.inc({ code });
+        this.updates.publish({ type: 'failed', requestId, code, message: userMessage });
+      }
     }
   }
 

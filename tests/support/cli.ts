@@ -28,9 +28,12 @@ function spawnNode(args: string[], options: { cwd?: string; env: Record<string, 
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** Runs the stembot CLI in `cwd` with exactly the environment given, plus PATH and HOME. */
+/**
+ * Runs the stembot CLI in `cwd` with exactly the environment given, plus PATH and HOME, and
+ * WEB_PORT=0 unless given: test files run side by side, and two web roles cannot share port 8080.
+ */
 export function runStembot(args: string[], options: { cwd: string; env?: Record<string, string>; detached?: boolean }): CliRun {
-  return spawnNode([ENTRY, ...args], { cwd: options.cwd, env: options.env ?? {}, detached: options.detached });
+  return spawnNode([ENTRY, ...args], { cwd: options.cwd, env: { WEB_PORT: '0', ...options.env }, detached: options.detached });
 }
 
 /** Resolves when a line of the child's stdout contains `text`. */

@@ -76,6 +76,8 @@ export async function startStembot(site: StembotSite, env: Record<string, string
   };
   try {
     await waitForOutput(run, 'stembot is ready');
+    // A worker takes jobs once its models are loaded, which it logs after the process is up.
+    if (!roles || roles.split(',').includes('worker')) await waitForOutput(run, 'worker ready');
   } catch (error) {
     await handle.stop();
     throw error;

@@ -5,6 +5,7 @@ import type { JobResult, RenderJobData } from '../../core/queue/jobs.js';
 import { SAFE_NAME, separationPrefix } from '../../core/storage.js';
 import { decodeAudio, type PlanarBlock } from '../audio/decode.js';
 import { OUTPUT_EXTENSIONS, createEncoder, type EncodeFormatInput } from '../audio/encode.js';
+import { stageDuration } from '../../core/metrics.js';
 import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
 
 /** One file a request gets: a master as is, or the sum of several (an accompaniment). */
@@ -83,6 +84,7 @@ export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: Rend
   const stemSet = data.options.stems === 'single' ? `single-${(plans[0] as RenderPlan).name}` : data.options.stems;
   const folder = `${separationPrefix(data.separationId)}/renders/${format}${quality}-${stemSet}`;
   const report = progressReporter(job);
+  const started = performance.now();
   const files = [];
   for (const [index, plan] of plans.entries()) {
     const storageKey = `${folder}/${plan.name}.${OUTPUT_EXTENSIONS[format]}`;
@@ -101,5 +103,6 @@ export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: Rend
     files.push({ name: plan.name, storageKey, bytes });
     report('rendering', (index + 1) / plans.length);
   }
+  stageDuration.observe({ stage: 'render' }, (performance.now() - started) / 1000);
   return { kind: 'render', files };
 }

@@ -7,7 +7,8 @@ import { fetcherFor } from '../../core/sources.js';
 import { separationPrefix } from '../../core/storage.js';
 import { loadModel } from '../engine/model.js';
 import { resolveModel } from '../engine/resolve-model.js';
-import { separateTrack } from '../separate-track.js';
+import { separateTrack, type TrackTimings } from '../separate-track.js';
+import { inferenceRealtimeFactor, stageDuration } from '../../core/metrics.js';
 import { watchCancellation } from './cancellation.js';
 import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
 
@@ -20,6 +21,16 @@ const MASTER_FORMAT = { format: 'flac', bitDepth: 24 } as const;
 export const lengthAllowance = (statedSeconds: number): number => statedSeconds * 1.02 + 2;
 /** The download share of the progress bar; separating and encoding run together in the rest. */
 const DOWNLOAD_SHARE = 0.15;
+
+function observeTimings(model: string, durationSeconds: number, timings: TrackTimings): void {
+  const seconds = (ms: number) => ms / 1000;
+  stageDuration.observe({ stage: 'decode' }, seconds(timings.decodeMs));
+  stageDuration.observe({ stage: 'inference' }, seconds(timings.inferenceMs));
+  stageDuration.observe({ stage: 'overlap_add' }, seconds(timings.overlapAddMs));
+  stageDuration.observe({ stage: 'stft' }, seconds(timings.stftMs));
+  stageDuration.observe({ stage: 'encode' }, seconds(timings.encodeMs));
+  if (durationSeconds > 0) inferenceRealtimeFactor.observe({ model }, seconds(timings.inferenceMs) / durationSeconds);
+}
 
 /** fetch -> decode -> separate -> encode masters -> store, for one separation. */
 export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: SeparateJobData, queueSignal?: AbortSignal): Promise<JobResult> {
@@ -37,7 +48,10 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
     const resolved = await resolveModel(deps.modelsDir, { name: data.model });
     const model = await loadModel(resolved.path, deps.session, log, { sources: resolved.sources, sampleRate: resolved.sampleRate, segment: resolved.segment });
     report('downloading', 0);
+    const downloadStarted = performance.now();
     input = await fetcherFor(deps.fetchers, data.source).open(data.source, { signal: cancellation.signal, onProgress: (f) => report('downloading', f * DOWNLOAD_SHARE) });
+    // The download streams into the decoder: it lasts until the decoder has read the last byte.
+    input.once('end', () => stageDuration.observe({ stage: 'download' }, (performance.now() - downloadStarted) / 1000));
     // A retried attempt starts from clean masters: a killed worker may have left partial files.
     await deps.storage.removeTree(prefix);
     const keys = new Map<string, string>();
@@ -70,6 +84,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       }),
     );
     await cancellation.throwIfCancelled();
+    observeTimings(data.model, track.durationSeconds, track.timings);
     log.info({ durationSeconds: track.durationSeconds, totalMs: Math.round(track.timings.totalMs) }, 'separation stored');
     return { kind: 'separate', durationSeconds: track.durationSeconds, stems };
   } catch (error) {

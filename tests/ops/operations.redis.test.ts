@@ -1,0 +1,3 @@
+import { operationsEndToEnd } from './operations-suite.js';
+
+operationsEndToEnd('redis');
