@@ -39,7 +39,7 @@ const SLACK_BOT_SCOPE_REASONS = {
   'channels:read': 'conversations.info: whether the bot is in a channel, to say "invite @stembot" before a job rather than after it',
   'files:read': "downloading a user's audio file from url_private (shortcut, mention, DM)",
   'files:write': 'uploading the stems into the request thread (files.getUploadURLExternal + files.completeUploadExternal)',
-  'users:read': 'users.info: is the member a workspace admin or owner, checked before /stembot quota set or reset',
+  'users:read': 'users.info: is the member a workspace admin or owner, checked before /stembot quota set or reset and /stembot status',
   'app_mentions:read': 'the app_mention event (@stembot <link>)',
   'im:history': 'the message.im event: a link or an audio file sent to the bot in a DM; conversations.replies on a DM request thread, as below',
   'channels:history':
@@ -111,7 +111,7 @@ export function buildSlackManifest(receiver: SlackReceiver): SlackAppManifest {
       bot_user: { display_name: 'stembot', always_online: true },
       slash_commands: [
         command(SLACK_COMMANDS.separate, 'Split a YouTube song into stems', '<YouTube link> [stems] [format]'),
-        command(SLACK_COMMANDS.stembot, 'Your jobs, cancel, this workspace’s quota, help', 'jobs | quota | cancel | help | quota set <limit> <value>'),
+        command(SLACK_COMMANDS.stembot, 'Your jobs, cancel, this workspace’s quota, status, help', 'jobs | quota | cancel | status | help | quota set <limit> <value>'),
       ],
       shortcuts: [{ name: 'Separate stems', type: 'message', callback_id: SEPARATE_SHORTCUT_ID, description: 'Split the YouTube link or audio file in this message' }],
     },

@@ -7,7 +7,7 @@ const HELP = [
   '`/separate link:<link> stems:Karaoke format:flac` — vocals + accompaniment',
   '`/separate file:<upload>` — your own audio file',
   '`/jobs` — your recent separations · `/cancel` — stop your latest one',
-  '`/quota show` — this server’s limits · admins: `/quota-admin set daily_minutes 120`',
+  '`/quota show` — this server’s limits · admins: `/quota-admin set daily_minutes 120` · `/status` — the bot’s workers and queue',
 ].join('\n');
 
 export const helpCommand: DiscordCommand = {

@@ -11,8 +11,8 @@ export function isGuildAdmin(interaction: Interaction): boolean {
  * client, and a client can be modified: the member's permissions in the interaction itself are
  * checked again here, on the server side.
  */
-export function requireGuildAdmin(interaction: Interaction): void {
-  if (!isGuildAdmin(interaction)) throw new UserError('not_admin', 'Only members with the Manage Server permission can change this server’s limits.');
+export function requireGuildAdmin(interaction: Interaction, action = 'change this server’s limits'): void {
+  if (!isGuildAdmin(interaction)) throw new UserError('not_admin', `Only members with the Manage Server permission can ${action}.`);
 }
 
 /** Every stembot command works inside a server, where quotas live. */

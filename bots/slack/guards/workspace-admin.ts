@@ -14,6 +14,6 @@ export async function isWorkspaceAdmin(client: WebClient, userId: string): Promi
 }
 
 /** Precondition for admin-only commands. */
-export async function requireWorkspaceAdmin(client: WebClient, userId: string): Promise<void> {
-  if (!(await isWorkspaceAdmin(client, userId))) throw new UserError('not_admin', 'Only workspace admins and owners can change this workspace’s limits.');
+export async function requireWorkspaceAdmin(client: WebClient, userId: string, action = 'change this workspace’s limits'): Promise<void> {
+  if (!(await isWorkspaceAdmin(client, userId))) throw new UserError('not_admin', `Only workspace admins and owners can ${action}.`);
 }

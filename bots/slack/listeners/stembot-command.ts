@@ -9,6 +9,7 @@ import { isWorkspaceAdmin, requireWorkspaceAdmin } from '../guards/workspace-adm
 import { renderJobsPage } from '../render/jobs.js';
 import type { SlackPayload } from '../render/payload.js';
 import { renderQuota } from '../render/quota.js';
+import { renderStatus } from '../render/status.js';
 import { answerFailure } from './answer-failure.js';
 
 export const JOBS_PAGE_SIZE = 5;
@@ -23,6 +24,7 @@ const HELP = [
   'Your own audio file: the message shortcut *Separate stems* on it (⋯ on the message), or send it to me in a DM. `@stembot <link>` works too.',
   '`/stembot jobs` — your recent separations · `/stembot cancel` — stop your latest one',
   `\`/stembot quota\` — this workspace’s limits · admins: \`/stembot quota set daily_minutes 120\`, \`/stembot quota reset\` (limits: ${Object.keys(SETTABLE_LIMITS).join(', ')})`,
+  '`/stembot status` — the bot’s workers and queue, for workspace admins',
 ].join('\n');
 
 /** What the asker reads: plain mrkdwn, or blocks with their fallback text. */
@@ -41,12 +43,19 @@ async function quota(command: Command, args: string[], client: WebClient, contex
   return { text: renderQuota({ kind: 'quota', report: await context.core.quota.show(tenant), saved: true }) };
 }
 
+/** The bot's workers, queue and last hour: aggregate figures only, no workspace's requests. */
+async function status(command: Command, client: WebClient, context: SlackContext): Promise<Reply> {
+  await requireWorkspaceAdmin(client, command.user_id, 'see the bot’s status');
+  return { text: renderStatus(await context.core.clusterStatus()) };
+}
+
 async function run(command: Command, client: WebClient, context: SlackContext): Promise<Reply> {
   const [sub = 'help', ...args] = command.text.trim().split(/\s+/).filter(Boolean).map((word, i) => (i < 2 ? word.toLowerCase() : word));
   const who = { platform: 'slack' as const, tenantId: command.team_id, userId: command.user_id };
   if (sub === 'help') return { text: HELP };
   if (sub === 'jobs') return renderJobsPage(await loadJobsPage(context.core, who, 0, JOBS_PAGE_SIZE));
   if (sub === 'quota') return quota(command, args, client, context);
+  if (sub === 'status') return status(command, client, context);
   if (sub === 'cancel') {
     const requestId = await context.core.cancelLatest(who, await isWorkspaceAdmin(client, command.user_id));
     context.progress.untrack(requestId);
@@ -55,7 +64,7 @@ async function run(command: Command, client: WebClient, context: SlackContext): 
   throw new UserError('unknown_command', `I don’t know \`/stembot ${sub}\`. Try \`/stembot help\`.`);
 }
 
-/** `/stembot jobs|quota|cancel|help`: everything but separating, answered to the asker only. */
+/** `/stembot jobs|quota|cancel|status|help`: everything but separating, answered to the asker only. */
 export async function stembotCommand({ ack, command, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs, context: SlackContext): Promise<void> {
   await ack();
   const parsed = commandSchema.parse(command);

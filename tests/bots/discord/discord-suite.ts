@@ -96,9 +96,12 @@ export function discordEndToEnd(deployment: Deployment): void {
 
   describe('Discord /separate', () => {
     it('registers the commands in the guild', () => {
-      expect(fake.commands(GUILD).map((c) => c.name).sort()).toEqual(['Separate stems', 'cancel', 'help', 'jobs', 'quota', 'quota-admin', 'separate']);
-      const admin = fake.commands(GUILD).find((c) => c.name === 'quota-admin') as { default_member_permissions?: string };
-      expect(admin.default_member_permissions).toBe(String(1n << 5n));
+      expect(fake.commands(GUILD).map((c) => c.name).sort()).toEqual(['Separate stems', 'cancel', 'help', 'jobs', 'quota', 'quota-admin', 'separate', 'status']);
+      for (const name of ['quota-admin', 'status']) {
+        const admin = fake.commands(GUILD).find((c) => c.name === name) as { default_member_permissions?: string; contexts?: number[] };
+        expect(admin.default_member_permissions).toBe(String(1n << 5n));
+        expect(admin.contexts).toEqual([0]);
+      }
     });
 
     it('with a link: defers in time, edits progress at most every 2 s, then attaches the stems under the size limit', async () => {
@@ -232,6 +235,29 @@ export function discordEndToEnd(deployment: Deployment): void {
       expect(member.messages().at(-1)?.content).toBe('Only members with the Manage Server permission can change this server’s limits.');
       const show = fake.dispatchInteraction({ type: 'command', name: 'quota', subcommand: 'show', userId: BOB });
       expect((await show.waitForReply()).content).toMatch(/of 1 h 30 min/);
+    });
+  });
+
+  describe('Discord /status', () => {
+    it('shows an admin the live worker, the queue and the last hour, and refuses a member without Manage Server', async () => {
+      const admin = fake.dispatchInteraction({ type: 'command', name: 'status', userId: ALICE });
+      const reply = await admin.waitForReply();
+      expect(reply.flags & 64).toBe(64);
+      // Earlier tests' separations may still be running or queued: the figures are checked for their shape.
+      const [figures, workers, rest] = reply.content.split('```\n');
+      expect(rest).toBeUndefined();
+      expect(figures).toMatch(
+        /^\*\*1 worker alive \(1 ready\), \d+ separations? running, \d+ jobs? waiting\.\*\*\nQueue: \d+ waiting, \d+ active\nLast hour: [1-9]\d* started, median wait \d[^;]* s; [1-9]\d* finished, median separation \d.* s\n$/,
+      );
+      expect(workers).toMatch(/^\S+ {2}cpu {2}ready {2}htdemucs {2}×\d+ {2}seen \d+ s ago\n```$/);
+      const sent = fake.requests.find((r) => r.method === 'PATCH' && r.path.includes(admin.token) && JSON.stringify(r.json).includes('worker alive'));
+      expect(sent?.json).toMatchObject({ allowed_mentions: { parse: [] } });
+
+      const member = fake.dispatchInteraction({ type: 'command', name: 'status', userId: BOB });
+      // Whatever comes first past "thinking…": the refusal, or the status itself if the guard let it through.
+      const answered = (i: FakeInteraction) => i.messages().filter((m) => (m.flags & 128) === 0);
+      await member.waitFor((i) => answered(i).length > 0);
+      expect(answered(member).map((m) => m.content)).toEqual(['Only members with the Manage Server permission can see the bot’s status.']);
     });
   });
 

@@ -50,7 +50,7 @@ describe('Slack app manifest', () => {
   it('shows users the command hints and shortcut name they look for, and keeps the Messages tab open for DMs', () => {
     expect(socket.features.slash_commands.map((c) => [c.command, c.usage_hint])).toEqual([
       ['/separate', '<YouTube link> [stems] [format]'],
-      ['/stembot', 'jobs | quota | cancel | help | quota set <limit> <value>'],
+      ['/stembot', 'jobs | quota | cancel | status | help | quota set <limit> <value>'],
     ]);
     expect(socket.features.shortcuts).toEqual([expect.objectContaining({ name: 'Separate stems', type: 'message', callback_id: 'separate_stems' })]);
     expect(socket.settings.event_subscriptions.bot_events).toEqual(['app_mention', 'message.im', 'app_home_opened', 'app_uninstalled', 'tokens_revoked']);

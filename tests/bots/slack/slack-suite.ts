@@ -24,6 +24,7 @@ const GLOBEX_GENERAL = 'C0GLOBEXGEN';
 const GINA = 'U0GINA';
 const GENERAL = 'C0ACMEGEN';
 const ALICE = 'U0ALICE'; // owner
+const ADAM = 'U0ADAM'; // admin
 const BOB = 'U0BOB'; // member
 const CAROL = 'U0CAROL'; // member
 const SHORT = 'shortsong01';
@@ -171,6 +172,25 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
       expect(fake.message(GENERAL, progress.ts)?.text).toMatch(/is separated/);
     });
 
+    it('/stembot status: the live worker, the queue and the last hour for a workspace admin, refused to a member', async () => {
+      const seenBy = (user: string) => fake.ephemeralsFor(user).length;
+      const [adamBefore, bobBefore] = [seenBy(ADAM), seenBy(BOB)];
+      await command('/stembot', 'status', ADAM).waitForAck();
+      const shown = await fake.waitFor(() => fake.ephemeralsFor(ADAM).slice(adamBefore)[0]);
+      expect(shown.channel).toBe(GENERAL);
+      // Earlier tests' separations may still be running or queued: the figures are checked for their shape.
+      const [figures, workers, rest] = shown.text.split('```');
+      expect(rest).toBe('');
+      expect(figures).toMatch(
+        /^\*1 worker alive \(1 ready\), \d+ separations? running, \d+ jobs? waiting\.\*\nQueue: \d+ waiting, \d+ active\nLast hour: [1-9]\d* started, median wait \d[^;]* s; [1-9]\d* finished, median separation \d.* s\n$/,
+      );
+      expect(workers).toMatch(/^\S+ {2}cpu {2}ready {2}htdemucs {2}×\d+ {2}seen \d+ s ago$/);
+
+      await command('/stembot', 'status', BOB).waitForAck();
+      const refusal = await fake.waitFor(() => fake.ephemeralsFor(BOB).slice(bobBefore)[0]);
+      expect(refusal.text).toBe('Only workspace admins and owners can see the bot’s status.');
+    });
+
     if (!options.everything) return;
 
     it('a poster that lost the answer after its upload went through does not upload the stems again', async () => {
@@ -266,8 +286,9 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
     });
 
     it('/stembot quota set: saved for a workspace admin, refused to a member', async () => {
+      const bobBefore = fake.ephemeralsFor(BOB).length;
       await command('/stembot', 'quota set daily_minutes 9999', BOB).waitForAck();
-      const refusal = await fake.waitFor(() => fake.ephemeralsFor(BOB).find((e) => e.text.includes('workspace admins')));
+      const refusal = await fake.waitFor(() => fake.ephemeralsFor(BOB).slice(bobBefore).find((e) => e.text.includes('workspace admins')));
       expect(refusal.text).toBe('Only workspace admins and owners can change this workspace’s limits.');
       await command('/stembot', 'quota set daily_minutes 90', ALICE).waitForAck();
       const saved = await fake.waitFor(() => fake.ephemeralsFor(ALICE).find((e) => e.text.startsWith('Saved.')));

@@ -7,6 +7,9 @@ import { UserError } from '../../../../core/errors.js';
 import { renderProgress } from '../../../../bots/discord/render/progress.js';
 import { renderRefusal } from '../../../../bots/discord/render/refusal.js';
 import { renderResult } from '../../../../bots/discord/render/result.js';
+import { renderStatus } from '../../../../bots/discord/render/status.js';
+import { clusterWith, workerNamed } from '../../../support/cluster-status.js';
+import { liveMarkup } from '../../../support/discord-markup.js';
 
 const MIB = 1024 * 1024;
 const silent = pino({ level: 'silent' });
@@ -42,5 +45,34 @@ describe('Discord renderers', () => {
   it('words refusals as the UserError says, and internal failures with a reference, always ephemeral', () => {
     expect(renderRefusal(refusalFor(new UserError('cooldown', 'Please wait 12 s before your next separation.'), silent, {}))).toMatchObject({ content: 'Please wait 12 s before your next separation.', flags: 64 });
     expect(renderRefusal({ kind: 'refusal', cause: { type: 'internal', reference: 'ab12' } }).content).toBe('Something broke on our side (ref ab12). Please try again in a few minutes.');
+  });
+
+  it('/status: the figures, then the workers in one code block, where a host name neither pings nor formats', () => {
+    const hostile = '@everyone **x** <@&123> ```\n[claim](https://evil.example)';
+    const message = renderStatus(clusterWith([workerNamed(hostile)]));
+    expect(message.allowedMentions).toEqual({ parse: [] });
+    const [head, block, tail] = message.content.split('```\n');
+    expect(tail).toBeUndefined();
+    expect(head).toBe(
+      '**1 worker alive (1 ready), 1 separation running, 2 jobs waiting.**\nQueue: 2 waiting, 1 active\nLast hour: 3 started, median wait 1.5 s; 2 finished, median separation 42 s\n',
+    );
+    expect(liveMarkup(head ?? '')).toEqual([]);
+    // The whole worker line stays inside the block: its backticks cannot close it, its line break cannot leave it.
+    expect(block).toBe('@everyone **x** <@&123> `\u200b`\u200b`\u200b [claim](https://evil.example)  cpu  ready  htdemucs  ×1  seen 3 s ago\n```');
+  });
+
+  it('/status with no worker alive says so, with no empty code block', () => {
+    const message = renderStatus(clusterWith([]));
+    expect(message.content.split('\n')[0]).toBe('**No workers are alive: nothing will be separated until one starts.**');
+    expect(message.content).not.toContain('```');
+  });
+
+  it('/status keeps to one 2000-character message, counting the workers that do not fit', () => {
+    const workers = Array.from({ length: 60 }, (_, i) => workerNamed(`gpu-host-${String(i).padStart(2, '0')}-${'x'.repeat(20)}`));
+    const { content } = renderStatus(clusterWith(workers));
+    expect(content.length).toBeLessThanOrEqual(2000);
+    const listed = content.split('\n').filter((line) => line.startsWith('gpu-host-')).length;
+    expect(listed).toBeGreaterThan(10);
+    expect(content.endsWith(`\n\`\`\`\n…and ${60 - listed} more workers.`)).toBe(true);
   });
 });
