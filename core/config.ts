@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { isStorageKey } from './storage/contract.js';
 
 /**
  * Every setting stembot reads, as one zod schema over the environment. The README's configuration
@@ -58,6 +59,26 @@ export const envSchema = z.object({
     .default('stembot')
     .describe('Namespace of the job queue: the Redis key prefix, or the PostgreSQL schema holding the queue tables.'),
   STORAGE_DIR: optionalText().describe('Directory for separated stems. Default: DATA_DIR/files.'),
+  STORAGE_URL: z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .superRefine((value, ctx) => {
+      const problem = value === undefined ? undefined : storageUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional()
+    .describe(
+      'S3-compatible bucket for stored stems, as s3://bucket/optional/prefix (AWS S3, MinIO, R2 and the like), so that bots, workers and the web role can run on different machines. Unset: the directory STORAGE_DIR.',
+    ),
+  S3_ENDPOINT: urlWithProtocols(['http:', 'https:'], 'http://127.0.0.1:9000').describe('URL of the S3-compatible service holding STORAGE_URL\'s bucket (MinIO, R2 and the like). Unset: AWS S3.'),
+  S3_REGION: z.string().trim().min(1, 'expected a region name, like us-east-1').default('us-east-1').describe("Region of STORAGE_URL's bucket (S3-compatible services mostly accept any)."),
+  S3_ACCESS_KEY_ID: optionalText().describe("Access key id for STORAGE_URL's bucket, with S3_SECRET_ACCESS_KEY. Unset: the AWS SDK's default credentials (AWS_* variables, profile, instance or task role)."),
+  S3_SECRET_ACCESS_KEY: optionalText().describe('Secret access key that goes with S3_ACCESS_KEY_ID.'),
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'], { error: 'expected true or false' })
+    .optional()
+    .describe('Path-style bucket URLs (endpoint/bucket/key), which MinIO and most self-hosted services need. Default: true when S3_ENDPOINT is set, else false.'),
   MODELS_DIR: optionalText().describe('Directory for ONNX model files. Default: DATA_DIR/models.'),
   TEMP_DIR: optionalText().describe("Directory for decoded audio while a track is separated; each process keeps a folder of its own there, and folders of processes that died are removed at start. Default: the system's temp directory/stembot."),
   DISK_MIN_FREE_MB: z.coerce
@@ -120,6 +141,13 @@ export const envSchema = z.object({
     .trim()
     .default('htdemucs')
     .describe('Comma-separated models a guild may use (the first is the default); guild admins may allow fewer of them, no others.'),
+  PUBLIC_URL: urlWithProtocols(['http:', 'https:'], 'https://stembot.example.com').describe(
+    'How the outside world reaches the web role (a reverse proxy in front of WEB_PORT); links to stems pages start with it. Default: the web role\'s own address.',
+  ),
+  LINK_TTL_HOURS: positiveInt(24).describe('Hours a link to a stems page (and its files) works; never longer than RETENTION_DAYS keeps the files.'),
+  LINK_SECRET: optionalText()
+    .refine((value) => value === undefined || value.length >= 32, 'expected at least 32 characters, like `openssl rand -base64 32` makes')
+    .describe('Key that signs links to stems pages. Default: a random key made once and kept in the database, shared by every process on it.'),
   RETENTION_DAYS: positiveInt(7).describe('Days stored stems and finished requests are kept (the usage ledger is kept).'),
   DISCORD_TOKEN: optionalText().describe('Discord bot token; with DISCORD_APPLICATION_ID it enables the Discord bot.'),
   DISCORD_APPLICATION_ID: optionalText().describe('Discord application id (for command registration).'),
@@ -162,6 +190,10 @@ const SECRET_VARIABLES = new Set([
   'SLACK_CLIENT_SECRET',
   'SLACK_STATE_SECRET',
   'SLACK_TOKEN_KEY',
+  'LINK_SECRET',
+  'S3_SECRET_ACCESS_KEY',
+  // A URL pasted with credentials in it must not be echoed back either.
+  'STORAGE_URL',
   'DATABASE_URL',
   'REDIS_URL',
 ]);
@@ -179,6 +211,61 @@ function splitList(value: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+const STORAGE_URL_EXAMPLE = 's3://my-bucket/stembot';
+/** S3's bucket naming rules (3 to 63 characters), which MinIO and R2 follow too. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** Why a STORAGE_URL cannot be used, or undefined when it can. */
+function storageUrlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return `expected a bucket URL like ${STORAGE_URL_EXAMPLE}`;
+  const url = new URL(value);
+  if (url.protocol !== 's3:') {
+    return `expected s3://bucket/optional/prefix, like ${STORAGE_URL_EXAMPLE}: only S3-compatible object storage is supported (leave STORAGE_URL unset to store files in STORAGE_DIR)`;
+  }
+  if (url.username || url.password) return 'expected no credentials in the URL: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY';
+  if (url.port || url.search || url.hash) return `expected only a bucket and a prefix, like ${STORAGE_URL_EXAMPLE}; the service's address goes in S3_ENDPOINT`;
+  if (!BUCKET_NAME.test(url.hostname)) return 'expected a bucket name of 3 to 63 lower-case letters, digits, "." and "-", starting and ending with a letter or digit';
+  const prefix = storagePrefix(value);
+  if (prefix !== '' && !isStorageKey(prefix)) return 'expected a prefix of "/"-separated folder names made of letters, digits, "_", "." and "-", each starting with a letter or digit';
+  return undefined;
+}
+
+/** The path after the bucket as written (URL parsing would resolve `..`), without its outer slashes. */
+function storagePrefix(value: string): string {
+  const rest = value.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  return slash === -1 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+}
+
+const S3_ONLY_VARIABLES = ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE'] as const;
+
+/** S3 settings are used with STORAGE_URL alone; the key id and its secret go together. */
+function storageContradictions(env: Env): string[] {
+  const problems: string[] = [];
+  if (!env.STORAGE_URL) {
+    for (const name of S3_ONLY_VARIABLES) if (env[name] !== undefined) problems.push(`${name}: only used with STORAGE_URL=s3://bucket/prefix; set STORAGE_URL too, or unset ${name} to store files in STORAGE_DIR`);
+    return problems;
+  }
+  if (env.S3_ACCESS_KEY_ID && !env.S3_SECRET_ACCESS_KEY) problems.push('S3_SECRET_ACCESS_KEY: required when S3_ACCESS_KEY_ID is set');
+  if (!env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY) problems.push('S3_ACCESS_KEY_ID: required when S3_SECRET_ACCESS_KEY is set');
+  return problems;
+}
+
+/** Where stored files go: STORAGE_DIR, or the bucket STORAGE_URL names (checked by storageUrlProblem already). */
+function storageSettings(env: Env, dir: string) {
+  if (!env.STORAGE_URL) return { kind: 'local' as const, dir };
+  const url = new URL(env.STORAGE_URL);
+  return {
+    kind: 's3' as const,
+    bucket: url.hostname,
+    prefix: storagePrefix(env.STORAGE_URL),
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    credentials: env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY } : undefined,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE === undefined ? env.S3_ENDPOINT !== undefined : env.S3_FORCE_PATH_STYLE === 'true',
+  };
 }
 
 const SLACK_OAUTH_VARIABLES = ['SLACK_CLIENT_ID', 'SLACK_CLIENT_SECRET', 'SLACK_STATE_SECRET'] as const;
@@ -228,6 +315,7 @@ function contradictions(env: Env): string[] {
   if (env.DISCORD_TOKEN && !env.DISCORD_APPLICATION_ID) problems.push('DISCORD_APPLICATION_ID: required when DISCORD_TOKEN is set');
   if (!env.DISCORD_TOKEN && env.DISCORD_APPLICATION_ID) problems.push('DISCORD_TOKEN: required when DISCORD_APPLICATION_ID is set');
   problems.push(...slackContradictions(env));
+  problems.push(...storageContradictions(env));
   if (env.QUOTA_DAILY_MINUTES > env.QUOTA_MONTHLY_MINUTES) {
     problems.push(`QUOTA_DAILY_MINUTES: ${env.QUOTA_DAILY_MINUTES} is more than QUOTA_MONTHLY_MINUTES (${env.QUOTA_MONTHLY_MINUTES}); lower it or raise the monthly limit`);
   }
@@ -249,6 +337,7 @@ function contradictions(env: Env): string[] {
 function toConfig(env: Env) {
   const dataDir = path.resolve(env.DATA_DIR);
   const roles = splitList(env.ROLES);
+  const storageDir = path.resolve(env.STORAGE_DIR ?? path.join(dataDir, 'files'));
   return {
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? undefined : env.LOG_PRETTY === 'true',
@@ -256,7 +345,9 @@ function toConfig(env: Env) {
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
     queueNamespace: env.QUEUE_NAMESPACE,
-    storageDir: path.resolve(env.STORAGE_DIR ?? path.join(dataDir, 'files')),
+    /** The local directory; where stems are stored unless `storage` names a bucket. */
+    storageDir,
+    storage: storageSettings(env, storageDir),
     modelsDir: path.resolve(env.MODELS_DIR ?? path.join(dataDir, 'models')),
     tempDir: path.resolve(env.TEMP_DIR ?? path.join(tmpdir(), 'stembot')),
     diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1_000_000,
@@ -282,6 +373,7 @@ function toConfig(env: Env) {
       allowedModels: splitList(env.QUOTA_ALLOWED_MODELS),
     },
     retentionDays: env.RETENTION_DAYS,
+    links: { publicUrl: env.PUBLIC_URL, ttlHours: env.LINK_TTL_HOURS, secret: env.LINK_SECRET },
     discord:
       env.DISCORD_TOKEN && env.DISCORD_APPLICATION_ID
         ? { token: env.DISCORD_TOKEN, applicationId: env.DISCORD_APPLICATION_ID, apiUrl: env.DISCORD_API_URL }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Separation, SeparationRequest } from './db/entities/index.js';
 import type { Logger } from './logging.js';
-import { separationPrefix, type LocalStorage } from './storage.js';
+import { separationPrefix, type Storage } from './storage.js';
 
 /** How often the retention job scheduler runs the sweep. */
 export const RETENTION_EVERY_MS = 60 * 60 * 1000;
@@ -11,7 +11,7 @@ export const RETENTION_EVERY_MS = 60 * 60 * 1000;
  * finished separations no request points at any more, with their stored files. The usage ledger
  * is kept: it is the history quotas and billing questions are answered from.
  */
-export async function sweepRetention(em: EntityManager, storage: LocalStorage, retentionDays: number, logger: Logger, now = new Date()): Promise<{ separations: number; requests: number }> {
+export async function sweepRetention(em: EntityManager, storage: Storage, retentionDays: number, logger: Logger, now = new Date()): Promise<{ separations: number; requests: number }> {
   const cutoff = new Date(now.getTime() - retentionDays * 24 * 3600 * 1000);
   const fork = em.fork();
   const requests = await fork.nativeDelete(SeparationRequest, { state: { $nin: ['queued', 'running'] }, finishedAt: { $lt: cutoff } });

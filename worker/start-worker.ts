@@ -4,7 +4,7 @@ import type { Logger } from '../core/logging.js';
 import type { RoleHandle } from '../core/queue/relay-role.js';
 import type { Runtime } from '../core/runtime.js';
 import type { SourceFetchers } from '../core/sources.js';
-import { LocalStorage } from '../core/storage.js';
+import { createStorage } from '../core/storage.js';
 import { WorkerDirectory } from '../core/workers/worker-directory.js';
 import { loadModel } from './engine/model.js';
 import { provisionModels } from './engine/model-provisioning.js';
@@ -80,7 +80,7 @@ export async function startConfiguredWorker(options: ConfiguredWorkerOptions): P
     stopping.signal.throwIfAborted();
     const processor = createJobProcessor({
       em: options.runtime.orm.em,
-      storage: new LocalStorage(config.storageDir),
+      storage: createStorage(config),
       fetchers: options.fetchers,
       modelsDir: config.modelsDir,
       ffmpeg: options.ffmpeg,

@@ -43,6 +43,10 @@ export interface Harness {
   config: Config;
   runtime: Runtime;
   core: StembotCore;
+  /**
+   * The directory STORAGE_DIR, where stems are stored unless STORAGE_URL names a bucket (then
+   * `core.storage` is the bucket, and this directory should stay empty).
+   */
   storage: LocalStorage;
   logger: Logger;
   /** The warnings and errors logged so far, parsed: a test can assert a path ran without any. */

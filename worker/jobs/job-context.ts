@@ -1,3 +1,5 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -5,13 +7,13 @@ import type { Logger } from '../../core/logging.js';
 import { UserError } from '../../core/errors.js';
 import { formatFailure, type JobData, type JobProgress, type JobResult, type JobStage } from '../../core/queue/jobs.js';
 import type { SourceFetchers } from '../../core/sources.js';
-import type { LocalStorage } from '../../core/storage.js';
+import { assertStorageKey, LocalStorage, type Storage } from '../../core/storage.js';
 import type { SessionSettings } from '../engine/session.js';
 
 /** What every job processor of this worker process shares. */
 export interface WorkerDeps {
   em: EntityManager;
-  storage: LocalStorage;
+  storage: Storage;
   fetchers: SourceFetchers;
   modelsDir: string;
   ffmpeg: string;
@@ -25,6 +27,45 @@ export interface WorkerDeps {
 }
 
 export type StembotJob = Job<JobData, JobResult, string>;
+
+/** Files a job writes and then stores. */
+export interface StagedOutputs {
+  /** Where to write the file that becomes `key` (the encoder makes its folder). */
+  pathFor(key: string): string;
+  /** Stores the file written for `key`; its size. */
+  store(key: string): Promise<number>;
+  /** Removes whatever was written and not stored. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Local storage takes a job's files in place: no copy, and the disk checks see STORAGE_DIR as the
+ * disk they land on. Other storage gets them in a folder of the worker's temp folder, uploaded by
+ * `store`: there only the temp disk fills up.
+ */
+export async function stageOutputs(storage: Storage, tempDir: string): Promise<StagedOutputs> {
+  if (storage instanceof LocalStorage) {
+    return {
+      pathFor: (key) => storage.pathOf(key),
+      store: async (key) => {
+        const bytes = await storage.size(key);
+        if (bytes === undefined) throw new Error(`${key} was not written`);
+        return bytes;
+      },
+      discard: async () => undefined,
+    };
+  }
+  const dir = await mkdtemp(path.join(tempDir, 'outputs-'));
+  const pathFor = (key: string) => {
+    assertStorageKey(key);
+    return path.join(dir, key);
+  };
+  return {
+    pathFor,
+    store: (key) => storage.putFile(key, pathFor(key)),
+    discard: () => rm(dir, { recursive: true, force: true }),
+  };
+}
 
 /** Progress events are throttled: each one is a queue write and a chat edit further down. */
 const PROGRESS_EVERY_MS = 1000;

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Separation } from '../../core/db/entities/index.js';
 import { UserError } from '../../core/errors.js';
@@ -10,7 +9,7 @@ import { resolveModel } from '../engine/resolve-model.js';
 import { separateTrack, type TrackTimings } from '../separate-track.js';
 import { inferenceRealtimeFactor, stageDuration } from '../../core/metrics.js';
 import { watchCancellation } from './cancellation.js';
-import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
+import { progressReporter, stageOutputs, type StagedOutputs, type StembotJob, type WorkerDeps } from './job-context.js';
 
 /** Masters keep 24 bits: every per-request format is rendered from them without a second lossy step. */
 const MASTER_FORMAT = { format: 'flac', bitDepth: 24 } as const;
@@ -44,6 +43,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
   const log = deps.logger.child({ separationId: data.separationId, jobId: job.id, attempt: job.attemptsMade + 1 });
   const prefix = `${separationPrefix(data.separationId)}/masters`;
   let input: Readable | undefined;
+  let outputs: StagedOutputs | undefined;
   try {
     const resolved = await resolveModel(deps.modelsDir, { name: data.model });
     const model = await loadModel(resolved.path, deps.session, log, { sources: resolved.sources, sampleRate: resolved.sampleRate, segment: resolved.segment });
@@ -54,6 +54,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
     input.once('end', () => stageDuration.observe({ stage: 'download' }, (performance.now() - downloadStarted) / 1000));
     // A retried attempt starts from clean masters: a killed worker may have left partial files.
     await deps.storage.removeTree(prefix);
+    const staged = (outputs = await stageOutputs(deps.storage, deps.tempDir));
     const keys = new Map<string, string>();
     const track = await separateTrack({
       input,
@@ -63,7 +64,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       outputPath: (stem) => {
         const key = `${prefix}/${stem}.flac`;
         keys.set(stem, key);
-        return deps.storage.pathOf(key);
+        return staged.pathFor(key);
       },
       settings: { shifts: 1, overlap: 0.25, clip: 'rescale' },
       tempDir: deps.tempDir,
@@ -77,10 +78,12 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       },
       logger: log,
     });
+    await cancellation.throwIfCancelled();
+    report('storing', 1);
     const stems = await Promise.all(
       track.stems.map(async (stem) => {
         const storageKey = keys.get(stem.name) as string;
-        return { name: stem.name, storageKey, bytes: (await deps.storage.size(storageKey)) ?? 0 };
+        return { name: stem.name, storageKey, bytes: await staged.store(storageKey) };
       }),
     );
     await cancellation.throwIfCancelled();
@@ -90,9 +93,10 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
   } catch (error) {
     // A job that failed before decoding began (the disk check) has not read the download: end it.
     input?.destroy();
-    await rm(deps.storage.pathOf(prefix), { recursive: true, force: true }).catch(() => undefined);
+    await deps.storage.removeTree(prefix).catch((cleanup: unknown) => log.warn({ err: (cleanup as Error).message }, 'could not remove the partial masters'));
     throw cancellation.signal.aborted && cancellation.signal.reason instanceof UserError ? cancellation.signal.reason : error;
   } finally {
     cancellation.stop();
+    await outputs?.discard();
   }
 }
