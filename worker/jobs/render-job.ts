@@ -1,12 +1,15 @@
+import type { Readable } from 'node:stream';
 import { Separation } from '../../core/db/entities/index.js';
 import type { RequestOptions } from '../../core/db/entities/separation-request.js';
 import { UserError } from '../../core/errors.js';
 import type { JobResult, RenderJobData } from '../../core/queue/jobs.js';
-import { SAFE_NAME, separationPrefix } from '../../core/storage.js';
-import { decodeAudio, type PlanarBlock } from '../audio/decode.js';
+import { MissingObjectError, SAFE_NAME, separationPrefix, type Storage } from '../../core/storage.js';
+import { DECODE_SAMPLE_RATE, decodeAudio, type PlanarBlock } from '../audio/decode.js';
+import { PeakAccumulator, type Peaks } from '../audio/waveform-peaks.js';
+import { storeWaveforms } from './render-waveforms.js';
 import { OUTPUT_EXTENSIONS, createEncoder, type EncodeFormatInput } from '../audio/encode.js';
 import { stageDuration } from '../../core/metrics.js';
-import { progressReporter, type StembotJob, type WorkerDeps } from './job-context.js';
+import { progressReporter, stageOutputs, type StembotJob, type WorkerDeps } from './job-context.js';
 
 /** One file a request gets: a master as is, or the sum of several (an accompaniment). */
 interface RenderPlan {
@@ -46,9 +49,22 @@ export function formatFor(options: RequestOptions, durationSeconds: number): Enc
   return { format, bitrateKbps: Math.max(lowest, Math.min(best, fitting)) };
 }
 
-/** Decodes several equally long masters in step and yields their sample-wise sum. */
-async function* summed(files: string[], ffmpeg: string, signal: AbortSignal | undefined): AsyncGenerator<PlanarBlock> {
-  const streams = files.map((file) => decodeAudio(file, { ffmpeg, signal }));
+const separationGone = () => new UserError('separation_gone', 'The separated stems are no longer stored; please ask again.');
+
+/** Opens every master or none: a missing one closes those already open. */
+async function openMasters(storage: Storage, keys: string[]): Promise<Readable[]> {
+  const opened = await Promise.allSettled(keys.map((key) => storage.openRead(key)));
+  const inputs = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = opened.find((result) => result.status === 'rejected');
+  if (!failed) return inputs;
+  for (const input of inputs) input.destroy();
+  throw failed.reason instanceof MissingObjectError ? separationGone() : failed.reason;
+}
+
+/** Decodes several equally long masters, streamed from storage, in step and yields their sample-wise sum. */
+async function* summed(storage: Storage, keys: string[], ffmpeg: string, signal: AbortSignal | undefined): AsyncGenerator<PlanarBlock> {
+  const inputs = await openMasters(storage, keys);
+  const streams = inputs.map((input) => decodeAudio(input, { ffmpeg, signal }));
   try {
     for (;;) {
       const steps = await Promise.all(streams.map((stream) => stream.next()));
@@ -66,6 +82,8 @@ async function* summed(files: string[], ffmpeg: string, signal: AbortSignal | un
     }
   } finally {
     await Promise.all(streams.map((stream) => stream.return(undefined)));
+    // A decoder stopped before it started never read its input: no download may be left open.
+    for (const input of inputs) input.destroy();
   }
 }
 
@@ -75,7 +93,7 @@ async function* summed(files: string[], ffmpeg: string, signal: AbortSignal | un
  */
 export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: RenderJobData, signal?: AbortSignal): Promise<JobResult> {
   const separation = await deps.em.fork().findOne(Separation, data.separationId);
-  if (!separation || separation.state !== 'completed') throw new UserError('separation_gone', 'The separated stems are no longer stored; please ask again.');
+  if (!separation || separation.state !== 'completed') throw separationGone();
   const masters = new Map(separation.stems.map((stem) => [stem.name, stem.storageKey]));
   const plans = planRender([...masters.keys()], data.options);
   const { format } = data.options;
@@ -86,22 +104,41 @@ export async function runRenderJob(deps: WorkerDeps, job: StembotJob, data: Rend
   const report = progressReporter(job);
   const started = performance.now();
   const files = [];
-  for (const [index, plan] of plans.entries()) {
-    const storageKey = `${folder}/${plan.name}.${OUTPUT_EXTENSIONS[format]}`;
-    let bytes = await deps.storage.size(storageKey);
-    if (bytes === undefined) {
-      const encoder = await createEncoder({ ffmpeg: deps.ffmpeg, outputPath: await deps.storage.prepare(storageKey), format: encodeFormat, signal, logger: deps.logger });
-      try {
-        for await (const block of summed(plan.parts.map((part) => deps.storage.pathOf(masters.get(part) as string)), deps.ffmpeg, signal)) await encoder.write(block);
-        await encoder.end();
-      } catch (error) {
-        await encoder.abort();
-        throw error;
+  // The waveforms of what is rendered now: the picture chat shows and the stems page's peaks.
+  const lanes: { name: string; peaks: Peaks }[] = [];
+  const totalFrames = separation.durationSeconds ? Math.round(separation.durationSeconds * DECODE_SAMPLE_RATE) : undefined;
+  const outputs = await stageOutputs(deps.storage, deps.tempDir);
+  try {
+    for (const [index, plan] of plans.entries()) {
+      const storageKey = `${folder}/${plan.name}.${OUTPUT_EXTENSIONS[format]}`;
+      // Renders are cached: one stored by an earlier request (or attempt) is reused as it is.
+      let bytes = await deps.storage.size(storageKey);
+      if (bytes === undefined) {
+        const encoder = await createEncoder({ ffmpeg: deps.ffmpeg, outputPath: outputs.pathFor(storageKey), format: encodeFormat, signal, logger: deps.logger });
+        const peaks = new PeakAccumulator({ totalFrames });
+        try {
+          for await (const block of summed(deps.storage, plan.parts.map((part) => masters.get(part) as string), deps.ffmpeg, signal)) {
+            peaks.add(block);
+            await encoder.write(block);
+          }
+          await encoder.end();
+          lanes.push({ name: plan.name, peaks: peaks.finish() });
+        } catch (error) {
+          await encoder.abort();
+          throw error;
+        }
+        bytes = await outputs.store(storageKey);
       }
-      bytes = (await deps.storage.size(storageKey)) ?? 0;
+      files.push({ name: plan.name, storageKey, bytes });
+      report('rendering', (index + 1) / plans.length);
     }
-    files.push({ name: plan.name, storageKey, bytes });
-    report('rendering', (index + 1) / plans.length);
+    // A render whose files were all there already has its waveforms too (or predates them).
+    // The picture is a courtesy: a result is not lost over it.
+    if (lanes.length === plans.length) {
+      await storeWaveforms({ storage: deps.storage, folder, tempDir: deps.tempDir, lanes }).catch((error: unknown) => deps.logger.warn({ err: (error as Error).message, folder }, 'could not store the waveforms'));
+    }
+  } finally {
+    await outputs.discard();
   }
   stageDuration.observe({ stage: 'render' }, (performance.now() - started) / 1000);
   return { kind: 'render', files };
