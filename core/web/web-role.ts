@@ -1,10 +1,12 @@
 import type { Config } from '../config.js';
+import { openStemsLinks } from '../links/stems-links.js';
 import type { Logger } from '../logging.js';
 import { clusterMetrics, metricsRegistry, renderMetrics } from '../metrics.js';
 import type { RoleHandle } from '../queue/relay-role.js';
 import type { Runtime } from '../runtime.js';
 import type { StembotCore } from '../stembot-core.js';
 import type { WorkerDirectory } from '../workers/worker-directory.js';
+import { stemsRoutes } from './stems-page/stems-routes.js';
 import { startWebServer, type ReadinessCheck } from './web-server.js';
 
 export interface WebRoleOptions {
@@ -16,6 +18,11 @@ export interface WebRoleOptions {
   /** The model a request gets when it names none: /readyz wants a live worker serving it. */
   defaultModel: string;
   logger: Logger;
+  /**
+   * With these settings the role also serves the stems pages signed links open (/s/...), and
+   * answers PUBLIC_URL's host name; without them, only health and metrics.
+   */
+  links?: { settings: Config['links']; retentionDays: number };
 }
 
 export interface WebRole extends RoleHandle {
@@ -38,7 +45,12 @@ async function workersCheck(workers: WorkerDirectory, model: string): Promise<{ 
   }
 }
 
-/** The web role: /healthz, /readyz and /metrics for this process and the deployment behind it. */
+/** The host name of PUBLIC_URL, which a reverse proxy may pass on as the Host header: any port. */
+function publicHost(publicUrl: string | undefined): string[] {
+  return publicUrl === undefined ? [] : [new URL(publicUrl).hostname];
+}
+
+/** The web role: /healthz, /readyz and /metrics for this process and the deployment behind it, and the stems pages. */
 export async function startWebRole(options: WebRoleOptions): Promise<WebRole> {
   const { core, runtime } = options;
   const checks: ReadinessCheck[] = [
@@ -67,11 +79,21 @@ export async function startWebRole(options: WebRoleOptions): Promise<WebRole> {
       return counts;
     },
   });
+  const links = options.links;
+  const routes = links
+    ? stemsRoutes({
+        links: await openStemsLinks(runtime.orm.em, { links: links.settings, web: options.settings, retentionDays: links.retentionDays }),
+        em: runtime.orm.em,
+        storage: core.storage,
+        logger: options.logger.child({ role: 'web', component: 'stems-page' }),
+      })
+    : undefined;
   const server = await startWebServer({
     host: options.settings.host,
     port: options.settings.port,
-    allowedHosts: options.settings.allowedHosts,
+    allowedHosts: [...options.settings.allowedHosts, ...publicHost(links?.settings.publicUrl)],
     logger: options.logger.child({ role: 'web' }),
+    routes,
     readiness: () => [
       ...checks,
       ...options.roles().flatMap((role) => {

@@ -1,13 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fastify, type FastifyError } from 'fastify';
+import { fastify, type FastifyError, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../logging.js';
 import { hostAllowList } from './allowed-hosts.js';
 
 /**
  * The web role's HTTP server: liveness (/healthz), readiness (/readyz) and Prometheus metrics
- * (/metrics). It listens on loopback by default and answers only GETs, so it sends no CORS
- * headers and refuses unknown Host headers: nothing here is meant for a browser.
+ * (/metrics), plus whatever `routes` the role mounts (the stems pages). It listens on loopback by
+ * default and answers only GETs, sends no CORS headers (no other site may read what it serves),
+ * and refuses unknown Host headers.
  */
 
 export interface ReadinessCheck {
@@ -29,6 +30,11 @@ export interface WebServerOptions {
   logger: Logger;
   /** How long one readiness check may take before it counts as failed; default 2000. */
   checkTimeoutMs?: number;
+  /**
+   * More GET routes, as a fastify plugin: they get the Host allow-list and the error handling of
+   * the others. A response that sets its own Cache-Control keeps it; any other is `no-store`.
+   */
+  routes?: FastifyPluginAsync;
 }
 
 export interface WebServer {
@@ -50,6 +56,8 @@ interface CheckOutcome {
 const REQUEST_TIMEOUT_MS = 5_000;
 /** The routes take no body; this only bounds what a client may make us read. */
 const BODY_LIMIT_BYTES = 1_024;
+/** Path parameters may be this long: a signed link's token is about 140 characters. */
+const MAX_PARAM_CHARS = 512;
 /** Keeps an error message in the /readyz body to a glance. */
 const DETAIL_MAX_CHARS = 200;
 
@@ -68,6 +76,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     requestTimeout: Math.max(REQUEST_TIMEOUT_MS, checkTimeoutMs + 1_000),
     // Node would answer a missing Host with its own 400; the allow-list answers it like any other bad Host.
     http: { requireHostHeader: false },
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -76,7 +85,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
   app.addHook('onSend', async (_request, reply) => {
     // Health and metrics are live readings: a cache must not serve an old one.
-    void reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    void reply.header('x-content-type-options', 'nosniff');
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -89,6 +99,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     const { contentType, body } = await options.metrics();
     return reply.type(contentType).send(body);
   });
+  if (options.routes) await app.register(options.routes);
 
   // Fastify's default 404 body echoes the method and path back; ours says nothing about the request.
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ error: 'not found' }));

@@ -2,13 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Vitest global setup: compiles the project once so CLI tests run the same `dist/stembot.js`
- * that `npx stembot` runs, not a loader-wrapped copy of the sources.
+ * Vitest global setup: builds the project once, as `npm run build` does (the stems page's assets
+ * included), so CLI tests run the same `dist/stembot.js` that `npx stembot` runs, not a
+ * loader-wrapped copy of the sources.
  */
 export default function buildCli(): void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 }

@@ -7,7 +7,7 @@ import { MIGRATIONS } from '../../../migrations/index.js';
 import { runStembot } from '../../support/cli.js';
 import { captureLogger, createTestDatabase, makeTempDir, uniqueNamespace, type TestDatabase } from '../../support/services.js';
 
-const OUR_TABLES = ['delivery', 'quota_change', 'relay_cursor', 'request', 'separation', 'slack_installation', 'tenant', 'usage_entry', 'worker'];
+const OUR_TABLES = ['delivery', 'quota_change', 'relay_cursor', 'request', 'separation', 'signing_key', 'slack_installation', 'tenant', 'usage_entry', 'worker'];
 
 async function tablesIn(url: string, schema: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: url });
