@@ -89,7 +89,15 @@ async function start(config: Config, logger: Logger): Promise<void> {
     // First, so /healthz answers and /readyz tells what is still missing while the rest starts.
     if (config.roles.includes('web')) {
       web = await startRole('web', () =>
-        startWebRole({ settings: config.web, core, runtime, roles: () => [...roles], defaultModel: config.quotaDefaults.allowedModels[0] ?? DEFAULT_MODEL, logger }),
+        startWebRole({
+          settings: config.web,
+          core,
+          runtime,
+          roles: () => [...roles],
+          defaultModel: config.quotaDefaults.allowedModels[0] ?? DEFAULT_MODEL,
+          links: { settings: config.links, retentionDays: config.retentionDays },
+          logger,
+        }),
       );
     }
     if (config.roles.includes('relay')) {

@@ -16,9 +16,10 @@ import { RETENTION_EVERY_MS } from './retention.js';
 import { Reconciler } from './separations/reconciler.js';
 import { StateRecorder } from './separations/state-recorder.js';
 import type { SourceFetchers } from './sources.js';
-import { LocalStorage } from './storage.js';
+import { createStorage, type ConfiguredStorage } from './storage.js';
 import { readClusterStatus, type ClusterStatus } from './workers/cluster-status.js';
 import { WorkerDirectory } from './workers/worker-directory.js';
+import { openStemsLinks, type StemsLinks } from './links/stems-links.js';
 
 export interface StembotCoreDeps {
   em: EntityManager;
@@ -42,7 +43,8 @@ export class StembotCore {
   readonly updates = new RequestUpdates();
   readonly outbox: Outbox;
   readonly quota: QuotaService;
-  readonly storage: LocalStorage;
+  /** Where stems are stored: STORAGE_DIR, or the bucket STORAGE_URL names. */
+  readonly storage: ConfiguredStorage;
   /** Feed it the relay's queue events (the relay role does) to move requests along. */
   readonly recorder: StateRecorder;
   /** Settles what the events missed; the relay role runs it. */
@@ -50,12 +52,13 @@ export class StembotCore {
   /** The workers that announced themselves: what submit checks models against, and what status lists. */
   readonly workers: WorkerDirectory;
   private readonly producer: JobProducer;
+  private links: Promise<StemsLinks> | undefined;
 
   constructor(private readonly deps: StembotCoreDeps) {
     this.producer = new JobProducer(deps.queues.createQueue(), deps.config.worker.retryDelaySeconds * 1000);
     this.outbox = new Outbox(deps.em);
     this.quota = new QuotaService(deps.em, deps.config.quotaDefaults);
-    this.storage = new LocalStorage(deps.config.storageDir);
+    this.storage = createStorage(deps.config);
     this.workers = new WorkerDirectory(deps.em);
     this.recorder = new StateRecorder(deps.em, this.producer, this.updates, deps.logger.child({ component: 'state' }));
     this.reconciler = new Reconciler(deps.em, this.producer, this.recorder, deps.logger.child({ component: 'reconciler' }), { stalledAfterMs: deps.config.worker.stalledSeconds * 1000 });
@@ -95,6 +98,16 @@ export class StembotCore {
 
   subscribe(listener: RequestUpdateListener, requestId?: string): () => void {
     return this.updates.subscribe(listener, requestId);
+  }
+
+  /**
+   * A signed link to a finished request's stems page (mixer and downloads), for results that do
+   * not fit as attachments. The signing key is read (or made) in the database once per process.
+   */
+  async stemsLink(request: { requestId: string; finishedAt?: Date }): Promise<{ url: string; expiresAt: Date }> {
+    this.links ??= openStemsLinks(this.deps.em, this.deps.config);
+    this.links.catch(() => (this.links = undefined));
+    return (await this.links).linkFor({ id: request.requestId, finishedAt: request.finishedAt });
   }
 
   /** Workers, queue and the last hour's waits, for `stembot status`, /status and /metrics. */

@@ -2,7 +2,7 @@ import type { ErrorCode } from '../../core/errors.js';
 import type { JobStage } from '../../core/queue/jobs.js';
 import type { QuotaReport } from '../../core/quotas/quota-service.js';
 import type { RequestSummary } from '../../core/requests/request-queries.js';
-import type { AttachmentPlan } from './attachment-plan.js';
+import type { AttachmentPlan, DeliverableFile } from './attachment-plan.js';
 
 /**
  * What stembot shows, as plain data: each platform renders these its own way (Discord markdown and
@@ -33,6 +33,16 @@ export interface ResultView {
   /** Who asked: a platform may address them where the result is not a reply to them already. */
   requesterId: string;
   files: AttachmentPlan;
+  /** The stems page (mixer and downloads), when some stems are not attached or the format is lossless. */
+  link?: StemsLink;
+  /** The stems' waveforms as a small PNG, shown with the result. */
+  picture?: DeliverableFile;
+}
+
+/** A signed link to a request's stems page, and when it stops working. */
+export interface StemsLink {
+  url: string;
+  expiresAt: Date;
 }
 
 /** A request that failed or was cancelled after it was accepted. */

@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
 import type { ClaimedDelivery } from '../../core/delivery/outbox.js';
 import type { Logger } from '../../core/logging.js';
 import type { RequestSummary } from '../../core/requests/request-queries.js';
 import type { StembotCore } from '../../core/stembot-core.js';
-import { planAttachments } from './attachment-plan.js';
+import type { ConfiguredStorage } from '../../core/storage.js';
+import { planAttachments, type DeliverableFile } from './attachment-plan.js';
 import type { ChatSurface } from './chat-surface.js';
 import type { RequestMessageView } from './message-view.js';
 import { stageDuration } from '../../core/metrics.js';
+import { WAVEFORM_PICTURE } from '../../core/render-files.js';
 
+/** Formats that keep every sample: their results always come with the stems page. */
+const LOSSLESS = new Set(['wav', 'flac']);
 /** How often the outbox is looked at besides the wake-ups core's updates give. */
 const POLL_MS = 2000;
 /**
@@ -33,7 +42,7 @@ export class OutboxDelivery<Message extends PlatformMessage> {
   private stopped = false;
 
   constructor(
-    private readonly core: Pick<StembotCore, 'outbox' | 'storage' | 'subscribe'>,
+    private readonly core: Pick<StembotCore, 'outbox' | 'storage' | 'subscribe' | 'stemsLink'>,
     private readonly surface: ChatSurface<Message>,
     private readonly logger: Logger,
   ) {
@@ -102,15 +111,17 @@ export class OutboxDelivery<Message extends PlatformMessage> {
       await this.core.outbox.complete(deliveryId, this.claimer);
       return;
     }
+    const stored = new StoredFiles(this.core.storage);
     try {
-      const view = this.viewOf(request);
+      const view = await this.viewOf(request, stored, log);
       // A claim taken over from a poster that died may find its work already done.
-      const attached = view.kind === 'result' ? view.files.attach.map((file) => file.name) : [];
+      const attached = view.kind === 'result' ? [...(view.picture ? [view.picture] : []), ...view.files.attach].map((file) => file.name) : [];
       if (attempts > 0 && attached.length > 0 && (await this.surface.alreadyCarries(message, attached).catch(() => false))) {
         await this.core.outbox.complete(deliveryId, this.claimer);
         log.info('an earlier attempt had delivered this already');
         return;
       }
+      if (view.kind === 'result') await stored.fetch([...(view.picture ? [view.picture] : []), ...view.files.attach]);
       const uploadStarted = performance.now();
       await this.surface.show(message, view, { postKey: deliveryId });
       // Posting the result, stems and all: the upload stage of the request as a whole.
@@ -124,14 +135,67 @@ export class OutboxDelivery<Message extends PlatformMessage> {
       }
       log.warn({ err: (error as Error).message }, 'delivery failed; it will be retried');
       await this.core.outbox.fail(deliveryId, this.claimer, (error as Error).message);
+    } finally {
+      await stored.release();
     }
   }
 
-  private viewOf(request: RequestSummary): RequestMessageView {
+  private async viewOf(request: RequestSummary, stored: StoredFiles, log: Logger): Promise<RequestMessageView> {
     const title = request.title ?? 'Your track';
     if (request.state !== 'completed') return { kind: 'failure', title, reason: request.error?.message || undefined };
-    const files = request.files.map((file) => ({ name: file.storageKey.split('/').pop() ?? file.name, path: this.core.storage.pathOf(file.storageKey), bytes: file.bytes }));
-    const limits = { limitBytes: request.options.maxFileBytes ?? this.surface.defaultFileLimitBytes, maxFiles: this.surface.maxFilesPerMessage };
-    return { kind: 'result', title, requesterId: request.userId, files: planAttachments(files, limits) };
+    const files = request.files.map((file) => stored.file(file.storageKey, file.storageKey.split('/').pop() ?? file.name, file.bytes));
+    const picture = await this.pictureOf(request, stored);
+    // The picture takes one of the message's file slots.
+    const limits = { limitBytes: request.options.maxFileBytes ?? this.surface.defaultFileLimitBytes, maxFiles: this.surface.maxFilesPerMessage - (picture ? 1 : 0) };
+    const plan = planAttachments(files, limits);
+    // Stems that do not fit, or lossless ones (which rarely do, and which a page plays better), get the stems page.
+    const wantsLink = plan.leftOut.length > 0 || LOSSLESS.has(request.options.format);
+    const link = wantsLink ? await this.core.stemsLink(request).catch((error: unknown) => void log.warn({ err: (error as Error).message }, 'could not make a stems page link')) : undefined;
+    return { kind: 'result', title, requesterId: request.userId, files: plan, ...(link ? { link } : {}), ...(picture ? { picture } : {}) };
+  }
+
+  /** The waveform picture the worker stored beside the request's files, if it did. */
+  private async pictureOf(request: RequestSummary, stored: StoredFiles): Promise<DeliverableFile | undefined> {
+    const first = request.files[0];
+    if (!first) return undefined;
+    const key = `${path.posix.dirname(first.storageKey)}/${WAVEFORM_PICTURE}`;
+    const bytes = await this.core.storage.size(key).catch(() => undefined);
+    return bytes === undefined ? undefined : stored.file(key, WAVEFORM_PICTURE, bytes);
+  }
+}
+
+/**
+ * Stored files as paths a platform upload reads: the files of local storage where they lie; from
+ * a bucket, copies in a temp folder, made for the files about to be posted and removed afterwards.
+ */
+class StoredFiles {
+  private readonly keys = new Map<DeliverableFile, string>();
+  private dir?: string;
+
+  constructor(private readonly storage: ConfiguredStorage) {}
+
+  /** A stored file to deliver; from a bucket, its `path` is filled in by `fetch`. */
+  file(key: string, name: string, bytes: number): DeliverableFile {
+    if (this.storage.kind !== 's3') return { name, path: this.storage.pathOf(key), bytes };
+    const file = { name, path: '', bytes };
+    this.keys.set(file, key);
+    return file;
+  }
+
+  /** Copies from the bucket those of `files` that are not on this machine yet. */
+  async fetch(files: readonly DeliverableFile[]): Promise<void> {
+    for (const [index, file] of files.entries()) {
+      const key = this.keys.get(file);
+      if (key === undefined || file.path !== '') continue;
+      this.dir ??= await mkdtemp(path.join(tmpdir(), 'stembot-delivery-'));
+      // Numbered: two files may have the same name.
+      const copy = path.join(this.dir, `${index}-${path.posix.basename(key)}`);
+      await pipeline(await this.storage.openRead(key), createWriteStream(copy));
+      file.path = copy;
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -150,13 +150,14 @@ export class SlackRequestMessages implements ChatSurface<SlackMessage> {
         await this.paceUpdate(message.teamId);
         await client.chat.update({ channel: message.channelId, ts, ...payload });
       }
-      if (view?.kind === 'result' && view.files.attach.length > 0) {
+      const uploads = view?.kind === 'result' ? [...(view.picture ? [view.picture] : []), ...view.files.attach] : [];
+      if (view?.kind === 'result' && uploads.length > 0) {
         await client.files.uploadV2({
           channel_id: message.channelId,
           // A reply cannot start a thread of its own: stems of a reply go into the same thread.
           thread_ts: message.threadTs ?? ts,
           initial_comment: renderStemsComment(view),
-          file_uploads: view.files.attach.map((file) => ({ file: file.path, filename: file.name })),
+          file_uploads: uploads.map((file) => ({ file: file.path, filename: file.name })),
         });
       }
     } catch (error) {

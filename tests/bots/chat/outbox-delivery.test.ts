@@ -70,7 +70,9 @@ function fakeSurface(behaviour: { showFails?: Error; carries?: boolean; explains
 async function deliverOnce(request: RequestSummary, surface: ChatSurface<FakeMessage>, attempts = 0): Promise<string[]> {
   const { outbox, log } = fakeOutbox(request, attempts);
   const updates = new RequestUpdates();
-  const delivery = new OutboxDelivery({ outbox: outbox as never, storage: { pathOf: (key: string) => `/data/${key}` } as never, subscribe: updates.subscribe.bind(updates) }, surface, pino({ level: 'silent' }));
+  const storage = { kind: 'local', pathOf: (key: string) => `/data/${key}`, size: async () => undefined };
+  const stemsLink = async () => ({ url: 'https://stembot.example/s/token', expiresAt: new Date('2026-11-29T00:00:00Z') });
+  const delivery = new OutboxDelivery({ outbox: outbox as never, storage: storage as never, subscribe: updates.subscribe.bind(updates), stemsLink }, surface, pino({ level: 'silent' }));
   delivery.start();
   await expect.poll(() => log.includes('complete') || log.some((line) => line.startsWith('fail'))).toBe(true);
   await delivery.stop();

@@ -29,6 +29,8 @@ const MEDIUM = 'mediumsong1';
 const LATE = 'latesong001';
 const UNRELAYED = 'unrelayed01';
 const LINK = (id: string) => `https://youtu.be/${id}`;
+/** A result's stems: its attachments less the waveform picture. */
+const stemsOf = (message: StoredMessage) => message.attachments.filter((attachment) => attachment.filename !== 'waveforms.png');
 
 export function discordEndToEnd(deployment: Deployment): void {
   let clock: TestClock;
@@ -109,7 +111,9 @@ export function discordEndToEnd(deployment: Deployment): void {
       const reply = await finalReply(handle);
       expect(handle.callbacks[0]?.type).toBe(5);
       expect(fake.violations).toEqual([]);
-      expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3']);
+      expect(stemsOf(reply).map((a) => a.filename).sort()).toEqual(['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3']);
+      // The waveform picture comes first, beside the stems.
+      expect(reply.attachments[0]?.filename).toBe('waveforms.png');
       for (const attachment of reply.attachments) expect(attachment.bytes.length).toBeLessThanOrEqual(10 * 1024 * 1024);
       const progress = reply.revisions.filter((r) => r.components.length > 0);
       expect(progress[0]?.content).toMatch(/Queued/);
@@ -119,7 +123,7 @@ export function discordEndToEnd(deployment: Deployment): void {
     it('with an uploaded file: the same, from the platform’s own file URL', async () => {
       const upload = fake.registerAttachment('my song.mp3', songBytes, 'audio/mpeg');
       const reply = await finalReply(separate({ file: upload, stems: 'karaoke' }));
-      expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['accompaniment.mp3', 'vocals.mp3']);
+      expect(stemsOf(reply).map((a) => a.filename).sort()).toEqual(['accompaniment.mp3', 'vocals.mp3']);
     });
 
     it('autocompletes models this server allows', async () => {
@@ -269,7 +273,7 @@ export function discordEndToEnd(deployment: Deployment): void {
       await handle.waitFor((i) => Boolean(i.original?.components.length));
       fake.rateLimitNext({ method: 'PATCH', route: new RegExp(`/webhooks/\\d+/${handle.token}/messages/`), retryAfter: 1, count: 1 });
       const reply = await finalReply(handle);
-      expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['no_vocals.mp3', 'vocals.mp3']);
+      expect(stemsOf(reply).map((a) => a.filename).sort()).toEqual(['no_vocals.mp3', 'vocals.mp3']);
       const edits = fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token));
       const limited = edits.findIndex((r) => r.status === 429);
       expect(limited).toBeGreaterThanOrEqual(0);
@@ -281,7 +285,7 @@ export function discordEndToEnd(deployment: Deployment): void {
       await handle.waitFor((i) => Boolean(i.original?.components.length));
       fake.dropGateway({ mode: 'destroy' });
       const reply = await finalReply(handle);
-      expect(reply.attachments).toHaveLength(4);
+      expect(stemsOf(reply)).toHaveLength(4);
       const deliveries = fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token) && r.files.length > 0);
       expect(deliveries).toHaveLength(1);
       const help = fake.dispatchInteraction({ type: 'command', name: 'help', userId: BOB });
@@ -297,7 +301,7 @@ export function discordEndToEnd(deployment: Deployment): void {
       expect(handle.original?.attachments).toHaveLength(0);
       discord = await startDiscordRole({ core: harness.core, settings, logger: harness.logger, knownModels: async () => ['htdemucs'], now: () => clock.now() });
       const reply = await finalReply(handle);
-      expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['bass.flac', 'drums.flac', 'other.flac', 'vocals.flac']);
+      expect(stemsOf(reply).map((a) => a.filename).sort()).toEqual(['bass.flac', 'drums.flac', 'other.flac', 'vocals.flac']);
       expect(fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token) && r.files.length > 0)).toHaveLength(1);
     });
 
@@ -317,7 +321,7 @@ export function discordEndToEnd(deployment: Deployment): void {
       }
       await harness.startRelay();
       const reply = await finalReply(handle);
-      expect(reply.attachments.map((a) => a.filename).sort()).toEqual(['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3']);
+      expect(stemsOf(reply).map((a) => a.filename).sort()).toEqual(['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3']);
       expect(fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(handle.token) && r.files.length > 0)).toHaveLength(1);
       const ledger = await harness.runtime.orm.em.fork().find(UsageEntry, { requestId });
       expect(ledger.map((row) => row.kind).sort()).toEqual(['commit', 'reserve']);
@@ -344,7 +348,7 @@ export function discordEndToEnd(deployment: Deployment): void {
       clock.advance(14 * 60_000 + 10_000);
       const posted = await new Promise<StoredMessage>((resolve) => {
         const poll = setInterval(() => {
-          const message = fake.channelMessages(GENERAL).find((m) => m.attachments.length === 4 && m.attachments[0]?.filename.endsWith('.opus') && m.content.includes(`<@${BOB}>`));
+          const message = fake.channelMessages(GENERAL).find((m) => stemsOf(m).length === 4 && stemsOf(m)[0]?.filename.endsWith('.opus') && m.content.includes(`<@${BOB}>`));
           if (message) {
             clearInterval(poll);
             resolve(message);

@@ -89,7 +89,7 @@ describe('Slack OAuth installs: files and uninstalls', () => {
     expect((await fake.sendSigned(endpoint, fake.payloads.messageShortcut({ callbackId: 'separate_stems', user: GINA, message: shared }))).status).toBe(200);
     const outcome = await fake.waitFor(() => {
       const stems = fake.threadReplies(GLOBEX_GENERAL, shared.ts).find((m) => m.fileIds.length > 0);
-      if (stems) return { stems: stems.fileIds.map((id) => fake.file(id)?.name ?? '').sort(), refusal: undefined };
+      if (stems) return { stems: stems.fileIds.map((id) => fake.file(id)?.name ?? '').filter((name) => name !== 'waveforms.png').sort(), refusal: undefined };
       const refusal = fake.ephemeralsFor(GINA).at(-1) ?? fake.responsePosts.at(-1);
       if (refusal) return { stems: [], refusal: JSON.stringify(refusal) };
       const failed = fake.threadReplies(GLOBEX_GENERAL, shared.ts).find((m) => /could not be separated|no longer available/.test(m.text));

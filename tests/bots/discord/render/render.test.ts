@@ -35,6 +35,22 @@ describe('Discord renderers', () => {
     expect(message.content).toBe("**Song** is separated: drums.flac.\n`vocals.flac` (30.0 MiB) is over this server's 10.0 MiB upload limit; ask again with format mp3 or opus, which fit.");
   });
 
+  it('with a stems page: the waveform picture first, what fits attached, and the rest on the page until the link expires', () => {
+    const files = [
+      { name: 'vocals.wav', path: '/tmp/v.wav', bytes: 100 * MIB },
+      { name: 'drums.wav', path: '/tmp/d.wav', bytes: 5 * MIB },
+    ];
+    const link = { url: 'https://stembot.example/s/eyJ2IjoxfQ.c2ln', expiresAt: new Date('2026-11-29T20:00:00Z') };
+    const picture = { name: 'waveforms.png', path: '/tmp/w.png', bytes: 20_000 };
+    const message = renderResult({ ...resultOf(files), link, picture }, { mention: false });
+    expect(message.files?.map((file) => (file as { name?: string }).name)).toEqual(['waveforms.png', 'drums.wav']);
+    expect(message.content).toBe(
+      '**Song** is separated: drums.wav.\nGet `vocals.wav`, which is too big to attach here, on the [stems page](<https://stembot.example/s/eyJ2IjoxfQ.c2ln>) (a mixer and downloads; the link works until <t:1795982400:f>).',
+    );
+    const nothingFits = renderResult({ ...resultOf([files[0]!]), link, picture }, { mention: false });
+    expect((nothingFits.content ?? '').split('\n')).toEqual(['**Song** is separated: the stems are on their page.', expect.stringMatching(/^Get them on the \[stems page\]/)]);
+  });
+
   it('keeps to 10 attachments a message', () => {
     const files = Array.from({ length: 12 }, (_, i) => ({ name: `s${i}.mp3`, path: `/tmp/${i}`, bytes: MIB }));
     const message = renderResult(resultOf(files), { mention: false });

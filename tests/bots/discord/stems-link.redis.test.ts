@@ -1,0 +1,3 @@
+import { stemsLinkEndToEnd } from './stems-link-suite.js';
+
+stemsLinkEndToEnd('redis', { tenMinutes: false });
