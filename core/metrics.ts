@@ -21,7 +21,8 @@ collectDefaultMetrics({ register: metricsRegistry });
 const JOB_KINDS = ['separate', 'render', 'retention'] as const;
 const JOB_OUTCOMES = ['completed', 'failed', 'cancelled'] as const;
 const STAGES = ['download', 'decode', 'inference', 'overlap_add', 'stft', 'encode', 'render', 'upload'] as const;
-const QUOTA_LIMITS = ['daily_quota', 'monthly_quota', 'track_too_long', 'too_many_jobs', 'cooldown', 'model_not_allowed'] as const;
+/** The limits a quota refusal names: the UserError codes submit counts in stembot_quota_refusals_total. */
+export const QUOTA_LIMITS = ['daily_quota', 'monthly_quota', 'track_too_long', 'too_many_jobs', 'cooldown', 'model_not_allowed'] as const;
 const PLATFORMS = ['discord', 'slack'] as const;
 
 const MINUTE = 60;

@@ -105,8 +105,12 @@ export class StembotCore {
    * not fit as attachments. The signing key is read (or made) in the database once per process.
    */
   async stemsLink(request: { requestId: string; finishedAt?: Date }): Promise<{ url: string; expiresAt: Date }> {
-    this.links ??= openStemsLinks(this.deps.em, this.deps.config);
-    this.links.catch(() => (this.links = undefined));
+    if (!this.links) {
+      const opening = openStemsLinks(this.deps.em, this.deps.config);
+      // A key that could not be read is asked for again next time, not remembered as failed.
+      opening.catch(() => (this.links = undefined));
+      this.links = opening;
+    }
     return (await this.links).linkFor({ id: request.requestId, finishedAt: request.finishedAt });
   }
 

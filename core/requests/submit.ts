@@ -14,7 +14,7 @@ import { ensureTenant, lockTenant } from '../tenants.js';
 import { requireServedModel } from '../workers/model-availability.js';
 import type { WorkerDirectory } from '../workers/worker-directory.js';
 import { fairPriority } from './fairness.js';
-import { quotaRefusals } from '../metrics.js';
+import { QUOTA_LIMITS, quotaRefusals } from '../metrics.js';
 
 export const submitInputSchema = z.object({
   platform: z.enum(PLATFORMS),
@@ -75,9 +75,6 @@ export async function submit(deps: SubmitDeps, raw: SubmitInput): Promise<Submit
     throw error;
   }
 }
-
-/** The quota refusals /metrics counts, by the limit that refused. */
-const QUOTA_LIMITS = ['daily_quota', 'monthly_quota', 'track_too_long', 'too_many_jobs', 'cooldown', 'model_not_allowed'] as const;
 
 async function admitRequest(deps: SubmitDeps, raw: SubmitInput): Promise<SubmitOutcome> {
   const parsed = submitInputSchema.safeParse(raw);

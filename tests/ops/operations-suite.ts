@@ -141,7 +141,6 @@ export function operationsEndToEnd(deployment: Deployment): void {
       // The upload to chat and the delivery lag are counted once the post is done.
       await expect.poll(async () => sample(await scrape(), 'stembot_delivery_lag_seconds_count', { platform: 'discord' }) - sample(before, 'stembot_delivery_lag_seconds_count', { platform: 'discord' })).toBe(1);
       expect(sample(await scrape(), 'stembot_stage_duration_seconds_count', { stage: 'upload' }) - sample(before, 'stembot_stage_duration_seconds_count', { stage: 'upload' })).toBe(1);
-      expect(sample(after, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
       expect(after).toMatch(/^nodejs_eventloop_lag_seconds /m);
       // The same run, as `stembot status` and /status count it.
       const status = await harness.core.clusterStatus();

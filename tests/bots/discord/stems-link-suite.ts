@@ -91,6 +91,8 @@ export function stemsLinkEndToEnd(deployment: Deployment, options: { tenMinutes:
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const data = (await (await fetch(`${link}/data.json`)).json()) as { files: { name: string; bytes: number; url: string }[]; peaks: Record<string, unknown> };
     expect(data.files.map((file) => file.name).sort()).toEqual(['bass.wav', 'drums.wav', 'other.wav', 'vocals.wav']);
+    // Every stem has the peaks the worker stored (an empty object would pass an every() alone).
+    expect(Object.keys(data.peaks).sort()).toEqual(['bass', 'drums', 'other', 'vocals']);
     expect(Object.values(data.peaks).every((peaks) => peaks !== null)).toBe(true);
     for (const file of data.files) {
       expect(file.bytes).toBeGreaterThan(MIB);

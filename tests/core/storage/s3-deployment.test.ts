@@ -45,7 +45,8 @@ function recordingSurface() {
   return { surface, posted };
 }
 
-describe('stems in an S3-compatible bucket, on PostgreSQL', () => {
+// The embedded default a new user runs, and PostgreSQL: the bucket is the same either way, the rows are not.
+describe.each(['embedded', 'postgres'] as const)('stems in an S3-compatible bucket, on %s', (backend) => {
   let songs: { dir: string; remove(): Promise<void> };
   let s3: S3Server;
   let harness: Harness;
@@ -56,7 +57,7 @@ describe('stems in an S3-compatible bucket, on PostgreSQL', () => {
     const song = await makeSong(ffmpeg, path.join(songs.dir, 'song.mp3'), 9);
     s3 = await startS3Server();
     harness = await startHarness({
-      backend: 'postgres',
+      backend,
       env: s3.env(PREFIX),
       fetchers: (ffprobe) => {
         const videos = new LocalVideoSource(ffprobe, { [VIDEO]: song });
