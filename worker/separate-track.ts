@@ -4,7 +4,7 @@ import type { Logger } from '../core/logging.js';
 import { UserError } from '../core/errors.js';
 import { decodeAudio, DECODE_SAMPLE_RATE, type PlanarBlock } from './audio/decode.js';
 import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio/encode.js';
-import { separate, separationSettingsSchema, stemNames, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
+import { separate, separationSettingsSchema, stemNames, type ExcerptOptions, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
 import type { LoadedModel } from './engine/model.js';
 import type { StemWriter } from './engine/stem-output.js';
 import { DiskGuard, diskBytesPerFrame } from './disk-space.js';
@@ -44,6 +44,24 @@ export interface SeparateTrackOptions {
   signal?: AbortSignal;
   onProgress?: (progress: SeparationProgress) => void;
   logger?: Logger;
+  /** Separate a short excerpt first and hand it over before the whole track (tracks under twice its length get none). */
+  preview?: PreviewOptions;
+}
+
+export interface PreviewOptions {
+  /** Where the excerpt starts (the link's `t=`); default a third of the way in. Clamped to fit. */
+  startSeconds?: number | undefined;
+  seconds: number;
+  format: EncodeFormatInput;
+  outputPath: (stem: string) => string;
+  /** Awaited before the whole track is separated; a rejection fails the separation, so catch what may fail. */
+  onReady: (preview: SeparatedPreview) => void | Promise<void>;
+}
+
+export interface SeparatedPreview {
+  stems: { name: string; path: string }[];
+  startSeconds: number;
+  durationSeconds: number;
 }
 
 export interface SeparatedTrack {
@@ -97,18 +115,20 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
   const encodeClock = new BusyClock();
   const encoders: StemEncoder[] = [];
   const stems: { name: string; path: string }[] = [];
-  const openStem = async (name: string): Promise<StemWriter> => {
-    const path = options.outputPath(name);
-    const encoder = await createEncoder({ ffmpeg: options.ffmpeg, outputPath: path, format: options.format, sampleRate: options.model.sampleRate, signal: options.signal, logger: options.logger });
+  const stemOpener = (outputPath: (stem: string) => string, format: EncodeFormatInput, opened: { name: string; path: string }[]) => async (name: string): Promise<StemWriter> => {
+    const path = outputPath(name);
+    const encoder = await createEncoder({ ffmpeg: options.ffmpeg, outputPath: path, format, sampleRate: options.model.sampleRate, signal: options.signal, logger: options.logger });
     encoders.push(encoder);
-    stems.push({ name, path });
+    opened.push({ name, path });
     return {
       write: (planar) => encodeClock.time(() => encoder.write(planar)),
       end: () => encodeClock.time(() => encoder.end()),
     };
   };
+  const openStem = stemOpener(options.outputPath, options.format, stems);
   const disk = diskGuardFor(options);
   await disk.checkLength(Math.ceil((options.expectedSeconds ?? 0) * DECODE_SAMPLE_RATE));
+  const previewStems: { name: string; path: string }[] = [];
   const decoded = timed(capLength(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), options.maxSeconds), decodeClock);
   try {
     const result = await separate(decoded, {
@@ -119,6 +139,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
       beforeSpoolGrowth: (samples, spooled) => disk.checkGrowth(samples, spooled),
       signal: options.signal,
       onProgress: options.onProgress,
+      excerpt: options.preview && excerptFor(options.preview, stemOpener(options.preview.outputPath, options.preview.format, previewStems), previewStems),
     });
     return {
       stems,
@@ -136,6 +157,15 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
     await Promise.all(encoders.map((encoder) => encoder.abort().catch(() => undefined)));
     throw error;
   }
+}
+
+function excerptFor(preview: PreviewOptions, openStem: (name: string) => Promise<StemWriter>, stems: { name: string; path: string }[]): ExcerptOptions {
+  return {
+    start: preview.startSeconds === undefined ? undefined : Math.round(preview.startSeconds * DECODE_SAMPLE_RATE),
+    length: Math.round(preview.seconds * DECODE_SAMPLE_RATE),
+    openStem,
+    onDone: (result, start) => preview.onReady({ stems, startSeconds: start / DECODE_SAMPLE_RATE, durationSeconds: result.length / DECODE_SAMPLE_RATE }),
+  };
 }
 
 /**

@@ -48,8 +48,9 @@ export class MemoryWriter implements StemWriter {
 export async function runSeparation(
   wav: Wave,
   options: Omit<SeparateOptions, 'openStem' | 'tempDir'>,
+  /** Where each stem's writer goes, by name; pass one to watch the stems while they are written. */
+  stems = new Map<string, MemoryWriter>(),
 ): Promise<{ result: SeparationResult; stems: Map<string, MemoryWriter> }> {
-  const stems = new Map<string, MemoryWriter>();
   const tempDir = await mkdtemp(join(tmpdir(), 'stembot-sep-test-'));
   const result = await separate(blocks(wav), {
     clip: 'none',

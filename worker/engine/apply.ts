@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
@@ -59,6 +59,7 @@ export interface StageTimings extends ComputeTimings {
 
 export type SeparationProgress =
   | { stage: 'spool'; samples: number }
+  | { stage: 'preview'; fraction: number }
   | { stage: 'separate'; fraction: number; timings: StageTimings }
   | { stage: 'write'; fraction: number };
 
@@ -72,6 +73,8 @@ export interface SeparateOptions extends SeparationSettings {
   beforeSpoolGrowth?: (samples: number, spooled: number) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (progress: SeparationProgress) => void;
+  /** Separate this excerpt first and hand it over, then the whole track. */
+  excerpt?: ExcerptOptions;
 }
 
 export interface SeparationResult {
@@ -162,8 +165,55 @@ function addInto(sum: Float32Array, x: Float32Array): void {
   for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (x[i] as number);
 }
 
+/** A short part of the track separated on its own first, as a preview (see `SeparateOptions.excerpt`). */
+export interface ExcerptOptions {
+  /** First sample of the excerpt, clamped so the excerpt fits; default a third of the way in. */
+  start?: number | undefined;
+  /** Samples per channel. */
+  length: number;
+  openStem: (name: string) => StemWriter | Promise<StemWriter>;
+  /** Awaited before the full separation starts: the excerpt's stems are complete. `start` is where it lay. */
+  onDone: (result: SeparationResult, start: number) => void | Promise<void>;
+}
+
+/** Where an excerpt of `length` samples asked to start at `start` (default a third in) lies in a track of `trackLength`. */
+export function placeExcerpt(trackLength: number, start: number | undefined, length: number): { start: number; length: number } {
+  const fitted = Math.min(length, trackLength);
+  const wanted = start ?? trackLength / 3;
+  return { start: Math.max(0, Math.min(Math.floor(wanted), trackLength - fitted)), length: fitted };
+}
+
 export async function separate(input: AsyncIterable<Float32Array[]>, options: SeparateOptions): Promise<SeparationResult> {
   const settings = separationSettingsSchema.parse(options);
+  const dir = await mkdtemp(join(options.tempDir, 'stembot-separate-'));
+  let track: TrackSpool | undefined;
+  try {
+    track = await TrackSpool.write(input, join(dir, 'track.f32'), {
+      signal: options.signal,
+      onSamples: (samples) => options.onProgress?.({ stage: 'spool', samples }),
+      beforeGrowth: options.beforeSpoolGrowth,
+    });
+    // A track under twice the excerpt gets none: its whole result comes about as soon.
+    if (options.excerpt && track.length >= 2 * options.excerpt.length) {
+      // The preview: the excerpt alone, normalised by its own statistics, as if demucs had been
+      // given just that clip. It reads the spool, so the audio is not fetched or decoded twice.
+      const { start, length } = placeExcerpt(track.length, options.excerpt.start, options.excerpt.length);
+      const excerpt = await track.excerpt(start, length);
+      const onProgress = (p: SeparationProgress): void => {
+        if (p.stage === 'separate') options.onProgress?.({ stage: 'preview', fraction: p.fraction });
+      };
+      const result = await separateSpooled(excerpt, settings, { ...options, openStem: options.excerpt.openStem, onProgress }, join(dir, 'excerpt'));
+      await options.excerpt.onDone(result, start);
+    }
+    return await separateSpooled(track, settings, options, dir);
+  } finally {
+    await track?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Separates a spooled track (or an excerpt of one); stem spools go in `dir`. */
+async function separateSpooled(track: TrackSpool, settings: z.output<typeof separationSettingsSchema>, options: SeparateOptions, dir: string): Promise<SeparationResult> {
   const { model, signal, onProgress } = options;
   const { segment: S, sources: K, dynamicBatch } = model.contract;
   const stems = stemNames(model.sources, settings.twoStems);
@@ -174,15 +224,9 @@ export async function separate(input: AsyncIterable<Float32Array[]>, options: Se
   const batchSize = dynamicBatch ? settings.batchSize : 1;
   const timings: StageTimings = { inferenceMs: 0, stftMs: 0, overlapAddMs: 0 };
 
-  const dir = await mkdtemp(join(options.tempDir, 'stembot-separate-'));
+  await mkdir(dir, { recursive: true });
   let output: StemOutput | undefined;
-  let track: TrackSpool | undefined;
   try {
-    track = await TrackSpool.write(input, join(dir, 'track.f32'), {
-      signal,
-      onSamples: (samples) => onProgress?.({ stage: 'spool', samples }),
-      beforeGrowth: options.beforeSpoolGrowth,
-    });
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
     const weight = transitionWeight(S, settings.transitionPower);
@@ -223,7 +267,5 @@ export async function separate(input: AsyncIterable<Float32Array[]>, options: Se
     return { stems, length: track.length, shiftOffsets, maxShift, levels, timings };
   } finally {
     await output?.close();
-    await track?.close();
-    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -22,6 +22,10 @@ export class TrackSpool {
 
   private constructor(
     private readonly file: FileHandle,
+    /** Where this track starts in the file, in frames: non-zero for an excerpt. */
+    private readonly base: number,
+    /** Whether closing this closes the file: an excerpt borrows its track's. */
+    private readonly ownsFile: boolean,
     /** Samples per channel. */
     readonly length: number,
     /** mean(ref). */
@@ -68,7 +72,7 @@ export class TrackSpool {
         onSamples?.(count);
       }
       if (count === 0) throw new UserError('audio_empty', 'The audio has no samples to separate.');
-      return new TrackSpool(file, count, mean, count > 1 ? Math.sqrt(m2 / (count - 1)) : 0);
+      return new TrackSpool(file, 0, true, count, mean, count > 1 ? Math.sqrt(m2 / (count - 1)) : 0);
     } catch (error) {
       await file.close();
       throw error;
@@ -89,7 +93,7 @@ export class TrackSpool {
     if (to <= from) return;
     const bytes = (to - from) * BYTES_PER_FRAME;
     if (this.scratch.length < bytes) this.scratch = Buffer.alloc(bytes);
-    await this.file.read(this.scratch, 0, bytes, from * BYTES_PER_FRAME);
+    await this.file.read(this.scratch, 0, bytes, (this.base + from) * BYTES_PER_FRAME);
     const frames = new Float32Array(this.scratch.buffer, this.scratch.byteOffset, (to - from) * CHANNELS);
     const scale = 1 / (this.std + NORMALISATION_EPSILON);
     for (let i = 0; i < to - from; i++) {
@@ -98,8 +102,25 @@ export class TrackSpool {
     }
   }
 
-  close(): Promise<void> {
-    return this.file.close();
+  /**
+   * Samples `[start, start + length)` as a track of their own: its statistics are the excerpt's,
+   * and reads outside it see zeros, as if only the excerpt had been decoded. It shares the file.
+   */
+  async excerpt(start: number, length: number): Promise<TrackSpool> {
+    if (start < 0 || length < 1 || start + length > this.length) throw new RangeError(`excerpt ${start}+${length} is outside a track of ${this.length}`);
+    const frames = new Float32Array(length * CHANNELS);
+    const { bytesRead } = await this.file.read(new Uint8Array(frames.buffer), 0, frames.byteLength, (this.base + start) * BYTES_PER_FRAME);
+    if (bytesRead !== frames.byteLength) throw new Error(`short read from the track spool: ${bytesRead} of ${frames.byteLength} bytes`);
+    let sum = 0;
+    for (let i = 0; i < length; i++) sum += ((frames[2 * i] as number) + (frames[2 * i + 1] as number)) / 2;
+    const mean = sum / length;
+    let m2 = 0;
+    for (let i = 0; i < length; i++) m2 += (((frames[2 * i] as number) + (frames[2 * i + 1] as number)) / 2 - mean) ** 2;
+    return new TrackSpool(this.file, this.base + start, false, length, mean, length > 1 ? Math.sqrt(m2 / (length - 1)) : 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsFile) await this.file.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { drawShiftOffsets } from '../../../worker/engine/apply.js';
 import { fractionsModel, rampModel, separateReference, splitModel } from '../../support/demucs-reference.js';
-import { loadTestModel, relativeError, runSeparation, testTrack } from '../../support/engine-harness.js';
+import { loadTestModel, MemoryWriter, relativeError, runSeparation, testTrack } from '../../support/engine-harness.js';
 import { CUMSUM_GAIN, FRACTIONS, FREQ_FRACTIONS, TIME_FRACTIONS } from '../../support/onnx-models.js';
 
 const TOLERANCE = 1e-5; // relative
@@ -87,6 +87,58 @@ describe('separate, waveform contract, against a transcription of demucs apply_m
       expect(relativeError(clamped.stems.get(name)!.channels, raw.map((ch) => ch.map((v) => Math.min(0.99, Math.max(-0.99, v)))))).toBeLessThan(TOLERANCE);
       expect(rescaled.stems.get(name)!.ended).toBe(true);
     }
+  });
+});
+
+describe('separate with an excerpt first (the preview)', () => {
+  const S = 4096;
+  const excerptRun = async (length: number, start: number | undefined) => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const wav = testTrack(length, 29, 0.1);
+    const excerpt = new Map<string, MemoryWriter>();
+    const full = new Map<string, MemoryWriter>();
+    const events: string[] = [];
+    let placedAt = -1;
+    const { result, stems } = await runSeparation(wav, {
+      model,
+      shifts: 0,
+      excerpt: {
+        start,
+        length: 2 * S,
+        openStem: (name) => {
+          const writer = new MemoryWriter();
+          excerpt.set(name, writer);
+          return writer;
+        },
+        onDone: (_result, at) => {
+          placedAt = at;
+          events.push(`excerpt done, full stems written: ${[...full.values()].filter((w) => w.chunks.length > 0).length}`);
+        },
+      },
+    }, full);
+    return { wav, model, excerpt, placedAt, events, result, stems };
+  };
+
+  it('is the excerpt separated on its own, as demucs would separate that clip, and comes before any of the full result', async () => {
+    const { wav, excerpt, placedAt, events, result, stems } = await excerptRun(7 * S, 1000);
+    expect(placedAt).toBe(1000);
+    expect(events).toEqual(['excerpt done, full stems written: 0']);
+    const clip = wav.map((ch) => ch.slice(1000, 1000 + 2 * S));
+    const expected = separateReference(clip, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    result.stems.forEach((name, k) => {
+      expect(excerpt.get(name)!.ended).toBe(true);
+      expect(relativeError(excerpt.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE);
+    });
+    const whole = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, whole[k]!)).toBeLessThan(TOLERANCE));
+  });
+
+  it('starts a third of the way in by default, is pulled back to fit the end, and is skipped for a short track', async () => {
+    expect((await excerptRun(9 * S, undefined)).placedAt).toBe(3 * S);
+    expect((await excerptRun(7 * S, 6 * S)).placedAt).toBe(5 * S);
+    const short = await excerptRun(4 * S - 1, 0);
+    expect(short.placedAt).toBe(-1);
+    expect(short.excerpt.size).toBe(0);
   });
 });
 
