@@ -123,6 +123,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
     return {
       write: (planar) => encodeClock.time(() => encoder.write(planar)),
       end: () => encodeClock.time(() => encoder.end()),
+      abort: () => encoder.abort(),
     };
   };
   const openStem = stemOpener(options.outputPath, options.format, stems);

@@ -34,11 +34,15 @@ export async function* blocks(wav: Wave, size = 3001): AsyncGenerator<Float32Arr
 export class MemoryWriter implements StemWriter {
   readonly chunks: Float32Array[][] = [];
   ended = false;
+  aborted = false;
   write(planar: Float32Array[]): void {
     this.chunks.push(planar.map((c) => c.slice()));
   }
   end(): void {
     this.ended = true;
+  }
+  abort(): void {
+    this.aborted = true;
   }
   get channels(): number[][] {
     return [0, 1].map((c) => this.chunks.flatMap((b) => Array.from(b[c] as Float32Array)));

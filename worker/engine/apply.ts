@@ -123,7 +123,7 @@ interface ChunkJob {
   pass: number;
   offset: number; // on the pass' timeline
   used: number; // l: samples of the model output kept
-  last: boolean; // the pass' final chunk
+  next: number | undefined; // the offset of the pass' next chunk; none for its last
 }
 
 function planPasses(length: number, shiftOffsets: readonly number[], maxShift: number): Pass[] {
@@ -135,21 +135,18 @@ function planPasses(length: number, shiftOffsets: readonly number[], maxShift: n
 function planChunks(passes: readonly Pass[], segment: number, stride: number): ChunkJob[] {
   const jobs = passes.flatMap((p, pass) => {
     const offsets = Array.from({ length: Math.ceil(p.length / stride) }, (_, i) => i * stride);
-    return offsets.map((offset, i) => ({ pass, offset, used: Math.min(segment, p.length - offset), last: i === offsets.length - 1 }));
+    return offsets.map((offset, i) => ({ pass, offset, used: Math.min(segment, p.length - offset), next: offsets[i + 1] }));
   });
   const at = (j: ChunkJob): number => (passes[j.pass] as Pass).start + j.offset;
   return jobs.sort((a, b) => at(a) - at(b) || a.pass - b.pass);
 }
 
 /**
- * `[K,2,n]` normalised sources -> one planar `[2][n]` block per stem, de-normalised. The block is
- * ours alone (PassAverage hands out fresh data), so it is de-normalised in place and the stems
- * are views of it.
+ * `[K,2,n]` de-normalised sources -> one planar `[2][n]` block per stem. The block is ours alone
+ * (PassAverage hands out fresh data), so the stems are views of it.
  */
-function toStems(block: Block, sources: number, mean: number, std: number, keep: number | undefined): Float32Array[][] {
+function toStems(block: Block, sources: number, keep: number | undefined): Float32Array[][] {
   const { length: n, data } = block;
-  const scale = std + NORMALISATION_EPSILON;
-  for (let i = 0; i < data.length; i++) data[i] = (data[i] as number) * scale + mean;
   const row = (k: number, c: number): Float32Array => data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n);
   const all = Array.from({ length: sources }, (_, k) => [row(k, 0), row(k, 1)]);
   if (keep === undefined) return all;
@@ -230,7 +227,8 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
     const weight = transitionWeight(S, settings.transitionPower);
-    const overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, p.length, weight));
+    const denormalise = { scale: track.std + NORMALISATION_EPSILON, mean: track.mean };
+    const overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, p.length, weight, denormalise));
     const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
     const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
@@ -252,12 +250,10 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
       for (const [i, job] of batch.entries()) {
         const pass = passes[job.pass] as Pass;
         const onTrack = (b: Block): Block => ({ ...b, start: b.start + pass.start });
-        const done = overlapAdds[job.pass]?.add(job.offset, outputs[i] as Float32Array, job.used);
-        if (done) average.add(job.pass, onTrack(done));
-        if (job.last) average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).finish()));
+        average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
       }
       const ready = average.take();
-      const stemBlocks = ready && toStems(ready, K, track.mean, track.std, keep);
+      const stemBlocks = ready && toStems(ready, K, keep);
       timings.overlapAddMs += performance.now() - started;
       if (stemBlocks) await output.write(stemBlocks);
       onProgress?.({ stage: 'separate', fraction: Math.min(1, (first + batch.length) / jobs.length), timings: { ...timings } });

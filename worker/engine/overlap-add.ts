@@ -7,74 +7,83 @@ export interface Block {
 
 /**
  * demucs' transition weight: a triangle peaking mid-segment, `concat(1..S/2, S-S/2..1) / max`,
- * raised to `power` (the default 1 gives linear cross-fades when overlap < 50 %).
+ * raised to `power` (the default 1 gives linear cross-fades when overlap < 50 %). float32, as
+ * demucs' own tensor.
  */
-export function transitionWeight(segment: number, power: number): Float64Array {
+export function transitionWeight(segment: number, power: number): Float32Array {
   const half = Math.floor(segment / 2);
-  const weight = new Float64Array(segment);
+  const weight = new Float32Array(segment);
   for (let i = 0; i < half; i++) weight[i] = i + 1;
   for (let i = half; i < segment; i++) weight[i] = segment - i;
   const max = Math.max(half, segment - half);
   return weight.map((w) => (w / max) ** power);
 }
 
+/** `x * scale + mean`: undoing demucs' normalisation `(x - mean) / scale` on the way out. */
+export interface Denormalise {
+  scale: number;
+  mean: number;
+}
+
 /**
  * The overlap-add of one pass over its own timeline, holding only the `S` samples that later
- * chunks can still touch. Chunks must arrive in offset order; everything before a new chunk's
- * offset is then final, divided by its summed weight and handed back.
+ * chunks can still touch. Chunks arrive in offset order, `stride` apart; once a chunk is added,
+ * everything before the next chunk's offset is final: it is divided by its summed weight,
+ * de-normalised and handed back in the same pass over the samples, and only the part the next
+ * chunks overlap is kept as a running sum.
+ *
+ * Sums are float32 as in demucs' `apply_model` (`out`, `sum_weight`), which also halves the
+ * memory traffic of the busiest loop in the engine. De-normalising here rather than after the
+ * shift passes are averaged is the same value (the map is affine), and saves a pass over every
+ * sample.
  */
 export class OverlapAdd {
   private windowStart = 0;
-  private readonly sums: Float64Array; // [K*2, S]: weighted chunk outputs from windowStart
-  private readonly weights: Float64Array; // [S]: summed weights from windowStart
+  private readonly sums: Float32Array; // [K*2, S]: weighted chunk outputs from windowStart
+  private readonly weights: Float32Array; // [S]: summed weights from windowStart
 
   constructor(
     private readonly rows: number, // K * 2 (sources times channels)
     private readonly segment: number,
     private readonly length: number, // the pass' timeline length
-    private readonly weight: Float64Array,
+    private readonly weight: Float32Array,
+    private readonly denormalise: Denormalise = { scale: 1, mean: 0 },
   ) {
-    this.sums = new Float64Array(rows * segment);
-    this.weights = new Float64Array(segment);
+    this.sums = new Float32Array(rows * segment);
+    this.weights = new Float32Array(segment);
   }
 
   /**
    * Adds a model output `[K,2,S]` centre-trimmed to `used` samples (demucs `center_trim`) at
-   * `offset`, weighted by the first `used` weights as demucs does (`weight[:chunk_length]`).
-   * Returns the samples this made final, if any.
+   * `offset`, weighted by the first `used` weights as demucs does (`weight[:chunk_length]`), and
+   * returns the samples now final: up to `next` (the next chunk's offset), or to the end of the
+   * pass for its last chunk.
    */
-  add(offset: number, output: Float32Array, used: number): Block | undefined {
-    const done = offset > this.windowStart ? this.release(offset - this.windowStart) : undefined;
+  add(offset: number, output: Float32Array, used: number, next: number | undefined): Block {
+    if (offset !== this.windowStart) throw new Error(`chunk at ${offset} does not follow the released samples (${this.windowStart})`);
+    const final = Math.min(used, (next ?? this.length) - offset);
     const trim = Math.floor((this.segment - used) / 2);
+    const { sums, weights, weight, segment } = this;
+    const { scale, mean } = this.denormalise;
+    const data = new Float32Array(this.rows * final);
     // Locals, not `this.` fields, in the loops: V8 then keeps the typed arrays in registers.
-    const { sums, weights, weight } = this;
-    for (let r = 0; r < this.rows; r++) {
-      const from = r * this.segment + trim;
-      const to = r * this.segment;
-      for (let i = 0; i < used; i++) sums[to + i] = (sums[to + i] as number) + (weight[i] as number) * (output[from + i] as number);
-    }
-    for (let i = 0; i < used; i++) weights[i] = (weights[i] as number) + (weight[i] as number);
-    return done;
-  }
-
-  /** Everything not yet released: call after the pass' last chunk. */
-  finish(): Block {
-    return this.release(this.length - this.windowStart);
-  }
-
-  private release(count: number): Block {
-    const { sums, weights, segment } = this;
-    const data = new Float32Array(this.rows * count);
     for (let r = 0; r < this.rows; r++) {
       const row = r * segment;
-      for (let i = 0; i < count; i++) data[r * count + i] = (sums[row + i] as number) / (weights[i] as number);
-      sums.copyWithin(row, row + count, row + segment);
-      sums.fill(0, row + segment - count, row + segment);
+      const from = row + trim;
+      const into = r * final;
+      for (let i = 0; i < final; i++) {
+        const w = weight[i] as number;
+        data[into + i] = (((sums[row + i] as number) + w * (output[from + i] as number)) / ((weights[i] as number) + w)) * scale + mean;
+      }
+      // The overlapped rest slides to the window's start as it is summed: position i - final is
+      // written only after position i was read.
+      for (let i = final; i < used; i++) sums[row + i - final] = (sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number);
+      sums.fill(0, row + used - final, row + segment);
     }
-    weights.copyWithin(0, count);
-    weights.fill(0, segment - count);
-    const block = { start: this.windowStart, length: count, data };
-    this.windowStart += count;
+    for (let i = final; i < used; i++) weights[i - final] = (weights[i] as number) + (weight[i] as number);
+    weights.fill(0, used - final, segment);
+    const block = { start: this.windowStart, length: final, data };
+    this.windowStart += final;
     return block;
   }
 }

@@ -10,10 +10,11 @@ import { z } from 'zod';
 export const clipModeSchema = z.enum(['rescale', 'clamp', 'none']);
 export type ClipMode = z.infer<typeof clipModeSchema>;
 
-/** Where a stem's audio goes (an encoder): planar float32 stereo blocks, then `end()`. */
+/** Where a stem's audio goes (an encoder): planar float32 stereo blocks, then `end()`, or `abort()` to throw it away. */
 export interface StemWriter {
   write(planar: Float32Array[]): void | Promise<void>;
   end(): void | Promise<void>;
+  abort(): void | Promise<void>;
 }
 
 const CLAMP_LIMIT = 0.99;
@@ -30,15 +31,18 @@ interface Stem {
 }
 
 /**
- * Hands finished stems to their writers. With `rescale` the gain depends on the whole stem's
- * peak, so stems go to temp files first and are replayed with the gain at the end; otherwise
- * each block is passed on as soon as it is final. Stems are written concurrently: each writer is
- * a separate encoder process, so waiting on them one at a time would leave the others idle.
+ * Hands finished stems to their writers as soon as each block is final. With `rescale` the gain
+ * depends on the whole stem's peak, which is known only at the end; most stems never come near
+ * full scale (gain 1), so every block goes to its writer at gain 1 and, on the side, to a temp
+ * file; at the end only a stem whose peak called for a gain is written again from its file, by
+ * a fresh writer. Stems are written concurrently: each writer is a separate encoder process, so
+ * waiting on them one at a time would leave the others idle.
  */
 export class StemOutput {
   private constructor(
     private readonly stems: Stem[],
     private readonly clip: ClipMode,
+    private readonly openStem: (name: string) => StemWriter | Promise<StemWriter>,
   ) {}
 
   static async open(names: readonly string[], clip: ClipMode, openStem: (name: string) => StemWriter | Promise<StemWriter>, spoolDir: string): Promise<StemOutput> {
@@ -48,7 +52,7 @@ export class StemOutput {
       if (clip === 'rescale') stem.spool = await open(join(spoolDir, `stem-${i}.f32`), 'w+');
       stems.push(stem);
     }
-    return new StemOutput(stems, clip);
+    return new StemOutput(stems, clip, openStem);
   }
 
   /** One planar `[2][n]` block per stem, in stem order. */
@@ -56,9 +60,11 @@ export class StemOutput {
     await Promise.all(this.stems.map((stem, i) => this.writeStem(stem, blocks[i] as Float32Array[])));
   }
 
-  /** Replays spooled stems with their gain, ends every writer; returns each stem's peak and gain. */
+  /** Rewrites the stems that need a gain from their spools, ends every writer; returns each stem's peak and gain. */
   async finish(onFraction?: (fraction: number) => void): Promise<Array<{ name: string; peak: number; gain: number }>> {
-    const total = this.stems.reduce((n, s) => n + s.spooled, 0);
+    const gainOf = (stem: Stem): number => (this.clip === 'rescale' ? 1 / Math.max(RESCALE_HEADROOM * stem.peak, 1) : 1);
+    const rewrites = this.stems.filter((stem) => gainOf(stem) !== 1);
+    const total = rewrites.reduce((n, s) => n + s.spooled, 0);
     let replayed = 0;
     const onFrames = (frames: number): void => {
       replayed += frames;
@@ -66,12 +72,17 @@ export class StemOutput {
     };
     const summary = await Promise.all(
       this.stems.map(async (stem) => {
-        const gain = this.clip === 'rescale' ? 1 / Math.max(RESCALE_HEADROOM * stem.peak, 1) : 1;
-        if (stem.spool) await replay(stem.spool, stem.spooledBlocks, gain, stem.writer, onFrames);
+        const gain = gainOf(stem);
+        if (gain !== 1 && stem.spool) {
+          await stem.writer.abort();
+          stem.writer = await this.openStem(stem.name);
+          await replay(stem.spool, stem.spooledBlocks, gain, stem.writer, onFrames);
+        }
         await stem.writer.end();
         return { name: stem.name, peak: stem.peak, gain };
       }),
     );
+    if (rewrites.length === 0) onFraction?.(1);
     await this.close();
     return summary;
   }
@@ -85,24 +96,27 @@ export class StemOutput {
 
   private async writeStem(stem: Stem, planar: Float32Array[]): Promise<void> {
     for (const channel of planar) stem.peak = peakOf(channel, stem.peak);
-    if (stem.spool) {
-      const bytes = planar.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-      const expected = bytes.reduce((n, b) => n + b.length, 0);
-      const { bytesWritten } = await stem.spool.writev(bytes);
-      if (bytesWritten !== expected) throw new Error(`short write to the ${stem.name} spool: ${bytesWritten} of ${expected} bytes`);
-      const frames = (planar[0] as Float32Array).length;
-      stem.spooledBlocks.push(frames);
-      stem.spooled += frames;
-      return;
-    }
     if (this.clip === 'clamp') for (const channel of planar) clamp(channel);
-    await stem.writer.write(planar);
+    await Promise.all([stem.writer.write(planar), stem.spool && spool(stem, stem.spool, planar)]);
   }
 }
 
-/** Math.max, not a comparison, so a NaN sample makes the peak NaN as it always has. */
+async function spool(stem: Stem, file: FileHandle, planar: Float32Array[]): Promise<void> {
+  const bytes = planar.map((c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+  const expected = bytes.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await file.writev(bytes);
+  if (bytesWritten !== expected) throw new Error(`short write to the ${stem.name} spool: ${bytesWritten} of ${expected} bytes`);
+  const frames = (planar[0] as Float32Array).length;
+  stem.spooledBlocks.push(frames);
+  stem.spooled += frames;
+}
+
+/** The largest |sample|; a NaN sample makes the peak NaN, and it stays NaN, as `Math.max` would. */
 function peakOf(channel: Float32Array, peak: number): number {
-  for (let i = 0; i < channel.length; i++) peak = Math.max(peak, Math.abs(channel[i] as number));
+  for (let i = 0; i < channel.length; i++) {
+    const level = Math.abs(channel[i] as number);
+    if (level > peak || level !== level) peak = level;
+  }
   return peak;
 }
 

@@ -40,13 +40,18 @@ it('keeps memory bounded on a long track (shifts, rescale spools, dynamic batch)
     batchSize: 4,
     clip: 'rescale',
     tempDir,
-    openStem: () => ({
-      write: (planar: Float32Array[]) => {
-        written += (planar[0] as Float32Array).length;
-        if (writes++ % 40 === 0) samples.push({ fraction: 1, bytes: liveBytes() - baseline }); // replaying the stems
-      },
-      end: () => undefined,
-    }),
+    openStem: () => {
+      // A stem that needs a gain is written again by a fresh writer: only the ended ones count.
+      let frames = 0;
+      return {
+        write: (planar: Float32Array[]) => {
+          frames += (planar[0] as Float32Array).length;
+          if (writes++ % 40 === 0) samples.push({ fraction: 1, bytes: liveBytes() - baseline }); // writing the stems
+        },
+        end: () => void (written += frames),
+        abort: () => undefined,
+      };
+    },
     onProgress: (p) => {
       if (p.stage !== 'separate' || Math.floor(p.fraction * 50) === Math.floor(fraction * 50)) return;
       fraction = p.fraction; // sampled every 2 % of the chunks
