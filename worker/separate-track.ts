@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logging.js';
 import { UserError } from '../core/errors.js';
-import { decodeAudio, DECODE_SAMPLE_RATE, type PlanarBlock } from './audio/decode.js';
+import { decodeInterleaved, DECODE_CHANNELS, DECODE_SAMPLE_RATE, type InterleavedBlock } from './audio/decode.js';
 import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio/encode.js';
 import { separate, separationSettingsSchema, stemNames, type ExcerptOptions, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
 import type { LoadedModel } from './engine/model.js';
@@ -17,6 +17,8 @@ export interface TrackTimings {
   overlapAddMs: number;
   stftMs: number;
   encodeMs: number;
+  /** From the start until the preview's stems were complete, when one was asked for and made. */
+  previewMs?: number;
   totalMs: number;
 }
 
@@ -130,8 +132,16 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
   const disk = diskGuardFor(options);
   await disk.checkLength(Math.ceil((options.expectedSeconds ?? 0) * DECODE_SAMPLE_RATE));
   const previewStems: { name: string; path: string }[] = [];
-  const decoded = timed(capLength(decodeAudio(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), options.maxSeconds), decodeClock);
+  const decoded = timed(capLength(decodeInterleaved(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), options.maxSeconds), decodeClock);
   try {
+    let previewMs: number | undefined;
+    const preview = options.preview && {
+      ...options.preview,
+      onReady: (ready: SeparatedPreview) => {
+        previewMs = performance.now() - started;
+        return options.preview?.onReady(ready);
+      },
+    };
     const result = await separate(decoded, {
       ...options.settings,
       model: options.model,
@@ -140,7 +150,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
       beforeSpoolGrowth: (samples, spooled) => disk.checkGrowth(samples, spooled),
       signal: options.signal,
       onProgress: options.onProgress,
-      excerpt: options.preview && excerptFor(options.preview, stemOpener(options.preview.outputPath, options.preview.format, previewStems), previewStems),
+      excerpt: preview && excerptFor(preview, stemOpener(preview.outputPath, preview.format, previewStems), previewStems),
     });
     return {
       stems,
@@ -151,6 +161,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
         overlapAddMs: result.timings.overlapAddMs,
         stftMs: result.timings.stftMs,
         encodeMs: encodeClock.ms,
+        ...(previewMs === undefined ? {} : { previewMs }),
         totalMs: performance.now() - started,
       },
     };
@@ -173,11 +184,11 @@ function excerptFor(preview: PreviewOptions, openStem: (name: string) => Promise
  * Counts decoded frames and stops past `maxSeconds`: the length a source states is what was
  * checked and charged, and a file whose frames run on past its header must not get more.
  */
-async function* capLength(blocks: AsyncIterable<PlanarBlock>, maxSeconds: number | undefined): AsyncGenerator<PlanarBlock> {
+async function* capLength(blocks: AsyncIterable<InterleavedBlock>, maxSeconds: number | undefined): AsyncGenerator<InterleavedBlock> {
   const maxFrames = maxSeconds === undefined ? Infinity : Math.ceil(maxSeconds * DECODE_SAMPLE_RATE);
   let frames = 0;
   for await (const block of blocks) {
-    frames += block[0]!.length;
+    frames += block.length / DECODE_CHANNELS;
     if (frames > maxFrames) {
       throw new UserError('audio_longer_than_stated', `This audio is longer than it says: it runs past ${formatMinutes(maxSeconds ?? 0)}, so it was stopped. Nothing was charged.`);
     }

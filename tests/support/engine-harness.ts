@@ -24,10 +24,13 @@ export function testTrack(length: number, seed: number, dc = 0): Wave {
   return [0, 1].map((c) => Array.from({ length }, (_, i) => dc + 0.3 * Math.sin(i * 0.013 * (c + 1)) + 0.2 * rand()));
 }
 
-/** Feeds `wav` in uneven blocks, as a decoder would. */
-export async function* blocks(wav: Wave, size = 3001): AsyncGenerator<Float32Array[]> {
-  const n = (wav[0] as number[]).length;
-  for (let at = 0; at < n; at += size) yield wav.map((ch) => Float32Array.from(ch.slice(at, at + size)));
+/** Feeds `wav` in uneven interleaved blocks, as the decoder would. */
+export async function* blocks(wav: Wave, size = 3001): AsyncGenerator<Float32Array> {
+  const [left, right] = wav as [number[], number[]];
+  for (let at = 0; at < left.length; at += size) {
+    const n = Math.min(size, left.length - at);
+    yield Float32Array.from({ length: 2 * n }, (_, i) => ((i % 2 === 0 ? left : right)[at + (i >> 1)] as number));
+  }
 }
 
 /** Collects each stem's blocks in memory (tests only; real writers encode). */

@@ -7,6 +7,8 @@ import { exitedCleanly, inputGuardArgs, refusedByInputGuard, runTool, ToolError,
 
 /** Planar stereo samples: `[left, right]`, both the same length. */
 export type PlanarBlock = Float32Array[]; /* [2][n] */
+/** Interleaved stereo samples, as ffmpeg writes them: `[n,2]`. */
+export type InterleavedBlock = Float32Array;
 
 /** What every model we run expects; ffmpeg resamples and up/down-mixes to it. */
 export const DECODE_SAMPLE_RATE = 44100;
@@ -33,6 +35,14 @@ export interface DecodeOptions {
  * `-ac 2` puts mono on both sides at -3 dB (swresample's centre gain), not at full level: demucs does the same.
  */
 export async function* decodeAudio(input: string | Readable, options: DecodeOptions): AsyncGenerator<PlanarBlock, void, undefined> {
+  for await (const block of decodeInterleaved(input, options)) yield deinterleave(block);
+}
+
+/**
+ * The same decode, yielding blocks interleaved as ffmpeg wrote them: what a consumer that stores
+ * the track (the engine's spool) takes without splitting and re-joining the channels.
+ */
+export async function* decodeInterleaved(input: string | Readable, options: DecodeOptions): AsyncGenerator<InterleavedBlock, void, undefined> {
   const blockFrames = options.blockFrames ?? DEFAULT_BLOCK_FRAMES;
   if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
   if (typeof input === 'string') await assertNonEmptyFile(input);
@@ -46,7 +56,7 @@ export async function* decodeAudio(input: string | Readable, options: DecodeOpti
   try {
     for await (const chunk of run.stdout as AsyncIterable<Buffer>) {
       for (const block of blocks.push(chunk)) {
-        frames += block[0]!.length;
+        frames += block.length / DECODE_CHANNELS;
         yield block;
       }
     }
@@ -57,7 +67,7 @@ export async function* decodeAudio(input: string | Readable, options: DecodeOpti
     if (!exitedCleanly(exit)) throw decodeFailure(exit, fed?.bytes, options.logger);
     const last = blocks.flush();
     if (last) {
-      frames += last[0]!.length;
+      frames += last.length / DECODE_CHANNELS;
       yield last;
     }
     if (frames === 0) throw emptyAudio();
@@ -132,13 +142,25 @@ function emptyAudio(): UserError {
   return new UserError('audio_empty', 'That audio is empty (it has no samples). Send a song with some sound in it.');
 }
 
+function deinterleave(block: InterleavedBlock): PlanarBlock {
+  const frames = block.length / DECODE_CHANNELS;
+  const left = new Float32Array(frames);
+  const right = new Float32Array(frames);
+  for (let i = 0; i < frames; i++) {
+    left[i] = block[2 * i]!;
+    right[i] = block[2 * i + 1]!;
+  }
+  return [left, right];
+}
+
 /**
- * Packs ffmpeg's byte chunks (arbitrary sizes, floats split across chunks) into fixed-size interleaved
- * blocks, then splits each full block into planar channels. Assumes a little-endian host, as f32le is.
+ * Packs ffmpeg's byte chunks (arbitrary sizes, floats split across chunks) into fixed-size
+ * interleaved blocks. Each full block is handed out as it is and a fresh one started, so no
+ * sample is copied twice. Assumes a little-endian host, as f32le is.
  */
 class BlockAssembler {
-  private readonly interleaved: Float32Array;
-  private readonly bytes: Uint8Array;
+  private interleaved: Float32Array;
+  private bytes: Uint8Array;
   private filled = 0;
 
   constructor(private readonly blockFrames: number) {
@@ -146,33 +168,28 @@ class BlockAssembler {
     this.bytes = new Uint8Array(this.interleaved.buffer);
   }
 
-  *push(chunk: Uint8Array): Generator<PlanarBlock> {
+  *push(chunk: Uint8Array): Generator<InterleavedBlock> {
     let offset = 0;
     while (offset < chunk.length) {
       const take = Math.min(chunk.length - offset, this.bytes.length - this.filled);
       this.bytes.set(chunk.subarray(offset, offset + take), this.filled);
       this.filled += take;
       offset += take;
-      if (this.filled === this.bytes.length) {
-        yield this.take(this.blockFrames);
-      }
+      if (this.filled === this.bytes.length) yield this.take(this.blockFrames);
     }
   }
 
   /** The trailing partial block, or undefined; a dangling partial frame cannot come from ffmpeg and is dropped. */
-  flush(): PlanarBlock | undefined {
+  flush(): InterleavedBlock | undefined {
     const frames = Math.floor(this.filled / BYTES_PER_FRAME);
     return frames > 0 ? this.take(frames) : undefined;
   }
 
-  private take(frames: number): PlanarBlock {
-    const left = new Float32Array(frames);
-    const right = new Float32Array(frames);
-    for (let i = 0; i < frames; i++) {
-      left[i] = this.interleaved[2 * i]!;
-      right[i] = this.interleaved[2 * i + 1]!;
-    }
+  private take(frames: number): InterleavedBlock {
+    const block = frames === this.blockFrames ? this.interleaved : this.interleaved.slice(0, frames * DECODE_CHANNELS);
+    this.interleaved = new Float32Array(this.blockFrames * DECODE_CHANNELS);
+    this.bytes = new Uint8Array(this.interleaved.buffer);
     this.filled = 0;
-    return [left, right];
+    return block;
   }
 }

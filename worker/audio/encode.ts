@@ -35,7 +35,7 @@ export interface EncoderOptions {
 
 /** Accepts planar stereo float32 blocks and writes one encoded file. */
 export interface StemEncoder {
-  /** Resolves when ffmpeg has taken the block (waits for stdin to drain: backpressure). */
+  /** Resolves once the block is queued for ffmpeg; past a few MB of backlog it waits for stdin to drain (backpressure). */
   write(planar: Float32Array[]): Promise<void>;
   /** Closes the input, waits for ffmpeg, and moves the finished file into place. */
   end(): Promise<void>;
@@ -106,6 +106,9 @@ async function ensureWritableDir(dir: string): Promise<void> {
   }
 }
 
+/** Bytes queued for one encoder's stdin before a write waits (about 24 s of 16-bit stereo). */
+const ENCODER_BACKLOG_BYTES = 4 * 2 ** 20;
+
 class FfmpegEncoder implements StemEncoder {
   private state: 'open' | 'ended' | 'aborted' = 'open';
   private readonly stdin: Writable;
@@ -121,7 +124,10 @@ class FfmpegEncoder implements StemEncoder {
 
   async write(planar: Float32Array[]): Promise<void> {
     this.assertOpen();
-    if (this.stdin.write(packSamples(planar, this.kind))) return;
+    this.stdin.write(packSamples(planar, this.kind));
+    // A few MB may queue for ffmpeg: waiting for every 64 KB pipe to empty would stall the
+    // engine on each encoder in turn, while a bounded backlog lets both run at their own pace.
+    if (this.stdin.writableLength <= ENCODER_BACKLOG_BYTES) return;
     // ffmpeg dying leaves 'drain' unsent forever, so its exit also ends the wait.
     const drained = await Promise.race([once(this.stdin, 'drain').then(() => true), this.run.exit.then(() => false)]);
     if (!drained) await this.fail(await this.run.exit);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
@@ -30,6 +31,20 @@ export interface SeparateCommandDeps {
   stderr?: NodeJS.WritableStream;
 }
 
+/** The bot's preview: small mp3s, quick to post. */
+const PREVIEW_FORMAT = { format: 'mp3', bitrateKbps: 128 } as const;
+
+interface TrackSummary {
+  track: string;
+  stems?: Record<string, string>;
+  durationSeconds?: number;
+  timings?: SeparatedTrack['timings'];
+  preview?: { stems: Record<string, string>; startSeconds: number; durationSeconds: number } | undefined;
+  /** Event-loop delay while this track was separated (perf_hooks' monitorEventLoopDelay). */
+  eventLoopDelayMs?: { p99: number; max: number };
+  error?: { code: string; message: string };
+}
+
 /** demucs' `--filename` default: one folder per track, one file per stem. */
 const DEFAULT_FILENAME = '{track}/{stem}.{ext}';
 
@@ -52,6 +67,8 @@ const optionsSchema = z
     jobs: z.coerce.number({ error: '-j expects a whole number' }).int().min(0).optional(),
     seed: z.coerce.number().int().optional(),
     batchSize: z.coerce.number().int().min(1).max(64).default(1),
+    preview: z.coerce.number({ error: '--preview expects seconds, like 30' }).positive().max(600).optional(),
+    previewStart: z.coerce.number({ error: '--preview-start expects seconds' }).min(0).optional(),
     json: z.boolean().default(false),
   })
   .refine((o) => !(o.mp3 && o.flac), { error: 'choose one of --mp3 and --flac' })
@@ -115,6 +132,8 @@ export function registerSeparateCommand(program: Command, getDeps: () => Separat
     .option('-j, --jobs <n>', 'threads for onnxruntime (default ONNX_THREADS)')
     .option('--seed <n>', 'seed for the shift offsets, to reproduce a run')
     .option('--batch-size <n>', 'chunks per model call when the model allows batching', '1')
+    .option('--preview <seconds>', 'first separate an excerpt this long into preview/ (128 kbps mp3), as the bot posts one')
+    .option('--preview-start <seconds>', 'where the excerpt starts (default a third of the way in)')
     .option('--json', 'print a machine-readable summary on stdout')
     .action(async (tracks: string[], rawOptions: Record<string, unknown>) => {
       const parsed = optionsSchema.safeParse(rawOptions);
@@ -146,14 +165,19 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
     throw new UserError('output_unwritable', `Cannot create the output folder ${modelDir}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}.`, { cause });
   });
 
-  const summary: { track: string; stems?: Record<string, string>; durationSeconds?: number; timings?: SeparatedTrack['timings']; error?: { code: string; message: string } }[] = [];
+  const summary: TrackSummary[] = [];
   const temp = await claimProcessTempDir(deps.tempDir, deps.logger);
+  // How long the event loop waited while separating: what a bot sharing this process would feel.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   try {
     for (const track of tracks) {
       const trackName = path.parse(track).name;
       const values = { track: trackName, trackext: path.extname(track).slice(1), ext: OUTPUT_EXTENSIONS[format.format] };
       const bar = new cliProgress.SingleBar({ stream: stderr, format: `${trackName} [{bar}] {percentage}% | ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(100, 0);
+      let preview: TrackSummary['preview'];
+      loopDelay.reset();
+      loopDelay.enable();
       try {
         const result = await separateTrack({
           input: track,
@@ -170,12 +194,30 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
             if (progress.stage === 'separate') bar.update(Math.round(progress.fraction * 100));
           },
           logger: deps.logger,
+          preview: options.preview === undefined ? undefined : {
+            seconds: options.preview,
+            startSeconds: options.previewStart,
+            format: PREVIEW_FORMAT,
+            outputPath: (stem) => path.join(path.dirname(stemFile(modelDir, options.filename, { ...values, stem })), 'preview', `${stem}.mp3`),
+            onReady: (ready) => {
+              preview = { stems: Object.fromEntries(ready.stems.map((s) => [s.name, s.path])), startSeconds: ready.startSeconds, durationSeconds: ready.durationSeconds };
+            },
+          },
         });
+        loopDelay.disable();
         bar.update(100);
         bar.stop();
-        summary.push({ track, stems: Object.fromEntries(result.stems.map((s) => [s.name, s.path])), durationSeconds: result.durationSeconds, timings: result.timings });
+        summary.push({
+          track,
+          stems: Object.fromEntries(result.stems.map((s) => [s.name, s.path])),
+          durationSeconds: result.durationSeconds,
+          timings: result.timings,
+          preview,
+          eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+        });
         if (!options.json) stdout.write(`${track}: ${result.stems.map((s) => path.relative(process.cwd(), s.path)).join(', ')}\n`);
       } catch (error) {
+        loopDelay.disable();
         bar.stop();
         if (!(error instanceof UserError)) throw error;
         // Like demucs, one bad track does not stop the others; the exit code still says something failed.

@@ -142,8 +142,8 @@ function planChunks(passes: readonly Pass[], segment: number, stride: number): C
 }
 
 /**
- * `[K,2,n]` de-normalised sources -> one planar `[2][n]` block per stem. The block is ours alone
- * (PassAverage hands out fresh data), so the stems are views of it.
+ * `[K,2,n]` de-normalised sources -> one planar `[2][n]` block per stem, as views of the block
+ * (valid until the next chunk is overlap-added; the writers take them before then).
  */
 function toStems(block: Block, sources: number, keep: number | undefined): Float32Array[][] {
   const { length: n, data } = block;
@@ -180,7 +180,7 @@ export function placeExcerpt(trackLength: number, start: number | undefined, len
   return { start: Math.max(0, Math.min(Math.floor(wanted), trackLength - fitted)), length: fitted };
 }
 
-export async function separate(input: AsyncIterable<Float32Array[]>, options: SeparateOptions): Promise<SeparationResult> {
+export async function separate(input: AsyncIterable<Float32Array /* interleaved stereo [n,2] */>, options: SeparateOptions): Promise<SeparationResult> {
   const settings = separationSettingsSchema.parse(options);
   const dir = await mkdtemp(join(options.tempDir, 'stembot-separate-'));
   let track: TrackSpool | undefined;
@@ -219,7 +219,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
   const maxShift = Math.floor(MAX_SHIFT_SECONDS * model.sampleRate);
   const shiftOffsets = drawShiftOffsets(settings.shifts, maxShift, settings.seed ?? randomInt(2 ** 31));
   const batchSize = dynamicBatch ? settings.batchSize : 1;
-  const timings: StageTimings = { inferenceMs: 0, stftMs: 0, overlapAddMs: 0 };
+  const timings: StageTimings = { inferenceMs: 0, sessionRunMs: 0, stftMs: 0, overlapAddMs: 0 };
 
   await mkdir(dir, { recursive: true });
   let output: StemOutput | undefined;
@@ -233,10 +233,9 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
 
-    for (let first = 0; first < jobs.length; first += batchSize) {
-      signal?.throwIfAborted();
-      const batch = jobs.slice(first, first + batchSize);
-      let started = performance.now();
+    const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
+    const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
+      const started = performance.now();
       const chunks: Float32Array[] = []; // [2,S] each
       for (const job of batch) {
         const chunk = new Float32Array(2 * S);
@@ -245,18 +244,32 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
         chunks.push(chunk);
       }
       timings.overlapAddMs += performance.now() - started;
-      const outputs = await runChunks(model, chunks, timings); // [K,2,S] each
-      started = performance.now();
-      for (const [i, job] of batch.entries()) {
-        const pass = passes[job.pass] as Pass;
-        const onTrack = (b: Block): Block => ({ ...b, start: b.start + pass.start });
-        average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
+      return runChunks(model, chunks, timings); // [K,2,S] each
+    };
+    // Stages, not phases: the model works on the next batch while this one is overlap-added
+    // and handed to the encoders.
+    let inferring = infer(batches[0] as ChunkJob[]);
+    for (const [b, batch] of batches.entries()) {
+      signal?.throwIfAborted();
+      const outputs = await inferring;
+      const following = batches[b + 1];
+      if (following) {
+        inferring = infer(following);
+        // Met at the next iteration's await; if this one throws first, it must not go unhandled.
+        inferring.catch(() => undefined);
       }
-      const ready = average.take();
-      const stemBlocks = ready && toStems(ready, K, keep);
-      timings.overlapAddMs += performance.now() - started;
-      if (stemBlocks) await output.write(stemBlocks);
-      onProgress?.({ stage: 'separate', fraction: Math.min(1, (first + batch.length) / jobs.length), timings: { ...timings } });
+      for (const [i, job] of batch.entries()) {
+        const started = performance.now();
+        const pass = passes[job.pass] as Pass;
+        const onTrack = (block: Block): Block => ({ ...block, start: block.start + pass.start });
+        // The block is overlap-add's own buffer until its next add: written out before then.
+        average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
+        const ready = average.take();
+        const stemBlocks = ready && toStems(ready, K, keep);
+        timings.overlapAddMs += performance.now() - started;
+        if (stemBlocks) await output.write(stemBlocks);
+      }
+      onProgress?.({ stage: 'separate', fraction: (b + 1) / batches.length, timings: { ...timings } });
     }
     signal?.throwIfAborted();
     const levels = await output.finish((fraction) => onProgress?.({ stage: 'write', fraction }));

@@ -39,8 +39,12 @@ export interface Denormalise {
  */
 export class OverlapAdd {
   private windowStart = 0;
+  /** Samples from windowStart that earlier chunks reach into: only these have sums. */
+  private held = 0;
   private readonly sums: Float32Array; // [K*2, S]: weighted chunk outputs from windowStart
   private readonly weights: Float32Array; // [S]: summed weights from windowStart
+  private readonly norm: Float32Array; // [S]: scale / summed weight, for the held samples
+  private released: Float32Array; // [K*2, final]: the last block handed out
 
   constructor(
     private readonly rows: number, // K * 2 (sources times channels)
@@ -51,37 +55,44 @@ export class OverlapAdd {
   ) {
     this.sums = new Float32Array(rows * segment);
     this.weights = new Float32Array(segment);
+    this.norm = new Float32Array(segment);
+    this.released = new Float32Array(0);
   }
 
   /**
    * Adds a model output `[K,2,S]` centre-trimmed to `used` samples (demucs `center_trim`) at
    * `offset`, weighted by the first `used` weights as demucs does (`weight[:chunk_length]`), and
    * returns the samples now final: up to `next` (the next chunk's offset), or to the end of the
-   * pass for its last chunk.
+   * pass for its last chunk. The block's data is reused by the next call: consume it first.
    */
   add(offset: number, output: Float32Array, used: number, next: number | undefined): Block {
     if (offset !== this.windowStart) throw new Error(`chunk at ${offset} does not follow the released samples (${this.windowStart})`);
     const final = Math.min(used, (next ?? this.length) - offset);
+    const overlapped = Math.min(this.held, final); // final samples that earlier chunks also cover
     const trim = Math.floor((this.segment - used) / 2);
-    const { sums, weights, weight, segment } = this;
+    const { sums, weights, weight, norm, segment } = this;
     const { scale, mean } = this.denormalise;
-    const data = new Float32Array(this.rows * final);
+    if (this.released.length < this.rows * final) this.released = new Float32Array(this.rows * final);
+    const data = this.released.subarray(0, this.rows * final);
+    for (let i = 0; i < overlapped; i++) norm[i] = scale / ((weights[i] as number) + (weight[i] as number));
     // Locals, not `this.` fields, in the loops: V8 then keeps the typed arrays in registers.
     for (let r = 0; r < this.rows; r++) {
       const row = r * segment;
       const from = row + trim;
       const into = r * final;
-      for (let i = 0; i < final; i++) {
-        const w = weight[i] as number;
-        data[into + i] = (((sums[row + i] as number) + w * (output[from + i] as number)) / ((weights[i] as number) + w)) * scale + mean;
+      for (let i = 0; i < overlapped; i++) {
+        data[into + i] = ((sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number)) * (norm[i] as number) + mean;
       }
-      // The overlapped rest slides to the window's start as it is summed: position i - final is
-      // written only after position i was read.
+      // Covered by this chunk alone: the weight divides out, (w * x) / w = x.
+      for (let i = overlapped; i < final; i++) data[into + i] = (output[from + i] as number) * scale + mean;
+      // The part the next chunks overlap slides to the window's start as it is summed: position
+      // i - final is written only after position i was read.
       for (let i = final; i < used; i++) sums[row + i - final] = (sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number);
-      sums.fill(0, row + used - final, row + segment);
+      sums.fill(0, row + Math.max(0, used - final), row + Math.max(this.held, used));
     }
     for (let i = final; i < used; i++) weights[i - final] = (weights[i] as number) + (weight[i] as number);
-    weights.fill(0, used - final, segment);
+    weights.fill(0, Math.max(0, used - final), Math.max(this.held, used));
+    this.held = used - final;
     const block = { start: this.windowStart, length: final, data };
     this.windowStart += final;
     return block;

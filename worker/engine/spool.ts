@@ -34,8 +34,8 @@ export class TrackSpool {
     readonly std: number,
   ) {}
 
-  /** Writes planar `[2][n]` blocks to `path`, accumulating the reference's statistics on the way. */
-  static async write(input: AsyncIterable<Float32Array[]>, path: string, options: SpoolOptions = {}): Promise<TrackSpool> {
+  /** Writes interleaved stereo blocks `[n,2]` to `path`, accumulating the reference's statistics on the way. */
+  static async write(input: AsyncIterable<Float32Array>, path: string, options: SpoolOptions = {}): Promise<TrackSpool> {
     const { signal, onSamples, beforeGrowth } = options;
     const file = await open(path, 'w+');
     try {
@@ -44,33 +44,31 @@ export class TrackSpool {
       let count = 0;
       let mean = 0;
       let m2 = 0;
+      // Each block's write runs while the next block's statistics are summed.
+      let writing: Promise<unknown> = Promise.resolve();
       for await (const block of input) {
         signal?.throwIfAborted();
-        const [left, right] = block;
-        if (block.length !== CHANNELS || !left || !right || left.length !== right.length) {
-          throw new Error(`expected planar stereo blocks [2][n], got ${block.length} channels`);
-        }
-        const n = left.length;
+        if (block.length % CHANNELS !== 0) throw new Error(`expected interleaved stereo blocks [n,2], got ${block.length} samples`);
+        const n = block.length / CHANNELS;
         if (n === 0) continue;
         await beforeGrowth?.(count + n, count);
-        const interleaved = new Float32Array(n * CHANNELS);
         let blockSum = 0;
-        for (let i = 0; i < n; i++) {
-          interleaved[2 * i] = left[i] as number;
-          interleaved[2 * i + 1] = right[i] as number;
-          blockSum += ((left[i] as number) + (right[i] as number)) / 2;
-        }
+        for (let i = 0; i < n; i++) blockSum += ((block[2 * i] as number) + (block[2 * i + 1] as number)) / 2;
         const blockMean = blockSum / n;
         let blockM2 = 0;
-        for (let i = 0; i < n; i++) blockM2 += (((left[i] as number) + (right[i] as number)) / 2 - blockMean) ** 2;
+        for (let i = 0; i < n; i++) blockM2 += (((block[2 * i] as number) + (block[2 * i + 1] as number)) / 2 - blockMean) ** 2;
         const delta = blockMean - mean;
         const total = count + n;
         m2 += blockM2 + (delta * delta * count * n) / total;
         mean += (delta * n) / total;
         count = total;
-        await file.write(new Uint8Array(interleaved.buffer));
+        await writing;
+        writing = file.write(new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+        // A failed write is met at the next block's await, or just below; never unhandled.
+        writing.catch(() => undefined);
         onSamples?.(count);
       }
+      await writing;
       if (count === 0) throw new UserError('audio_empty', 'The audio has no samples to separate.');
       return new TrackSpool(file, 0, true, count, mean, count > 1 ? Math.sqrt(m2 / (count - 1)) : 0);
     } catch (error) {

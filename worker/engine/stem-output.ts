@@ -12,6 +12,7 @@ export type ClipMode = z.infer<typeof clipModeSchema>;
 
 /** Where a stem's audio goes (an encoder): planar float32 stereo blocks, then `end()`, or `abort()` to throw it away. */
 export interface StemWriter {
+  /** The samples are the engine's buffer, reused once the returned promise settles: copy what you keep. */
   write(planar: Float32Array[]): void | Promise<void>;
   end(): void | Promise<void>;
   abort(): void | Promise<void>;

@@ -117,11 +117,11 @@ describe('createEncoder', () => {
     const file = path.join(dir, 'pressure.mp3');
     const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: file, format: { format: 'mp3' } });
     const block = sine(65536);
-    // 30 s of audio in large blocks: far beyond a pipe's buffer, so drain waits must happen and work.
-    for (let i = 0; i < 20; i++) await encoder.write(block);
+    // 60 s of audio in large blocks (10 MB): past the encoder's backlog, so drain waits must happen and work.
+    for (let i = 0; i < 40; i++) await encoder.write(block);
     await encoder.end();
     const { format } = await ffprobeJson(tools.ffprobe, file);
-    expect(Number(format.duration)).toBeCloseTo((20 * 65536) / 44100, 0);
+    expect(Number(format.duration)).toBeCloseTo((40 * 65536) / 44100, 0);
   });
 
   it('refuses an output folder that cannot be created', async () => {

@@ -18,10 +18,10 @@ const liveBytes = (): number => {
 const LENGTH = 3_000_000; // samples per channel: 24 MB of float32 stereo in, 96 MB of stems out
 const BLOCK = 4410;
 
-async function* synthetic(): AsyncGenerator<Float32Array[]> {
+async function* synthetic(): AsyncGenerator<Float32Array> {
   for (let at = 0; at < LENGTH; at += BLOCK) {
     const n = Math.min(BLOCK, LENGTH - at);
-    yield [0, 1].map((c) => Float32Array.from({ length: n }, (_, i) => 0.5 * Math.sin((at + i) * 0.01 * (c + 1))));
+    yield Float32Array.from({ length: 2 * n }, (_, i) => 0.5 * Math.sin((at + (i >> 1)) * 0.01 * ((i % 2) + 1)));
   }
 }
 
