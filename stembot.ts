@@ -27,19 +27,20 @@ import { StembotCore } from './core/stembot-core.js';
 import { startWebRole, type WebRole } from './core/web/web-role.js';
 import { locateFfmpeg, type FfmpegTools } from './worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from './worker/fetch/attachment-fetcher.js';
-import { YouTubeFetcher } from './worker/fetch/youtube-fetcher.js';
+import { createYouTubeFetcher } from './worker/fetch/youtube-fetcher.js';
 import { startConfiguredWorker } from './worker/start-worker.js';
 import { registerModelsCommand } from './worker/cli/models-command.js';
 import { registerSeparateCommand } from './worker/cli/separate-command.js';
+import { registerYouTubeCommand } from './worker/cli/youtube-command.js';
 
 /** How long a worker may finish its current step after SIGTERM before jobs are left to stall over. */
 const SHUTDOWN_GRACE_MS = 3_000;
 
 /** YouTube and platform-file fetchers, shared by core (inspect at submit) and the worker (download). */
-function createFetchers(config: Config, logger: Logger, tools: FfmpegTools, orm: Orm): SourceFetchers {
+async function createFetchers(config: Config, logger: Logger, tools: FfmpegTools, orm: Orm): Promise<SourceFetchers> {
   const hostOf = (url: string | undefined) => (url ? [new URL(url).host] : []);
   return {
-    youtube: new YouTubeFetcher(logger.child({ component: 'youtube' })),
+    youtube: await createYouTubeFetcher(config.youtube, { tempDir: config.tempDir, searchPath: process.env.PATH, logger: logger.child({ component: 'youtube' }) }),
     attachment: new AttachmentFetcher({
       tools,
       tempDir: config.tempDir,
@@ -83,7 +84,7 @@ async function start(config: Config, logger: Logger): Promise<void> {
   };
   try {
     const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: config.ffmpegPath, searchPath: process.env.PATH });
-    const fetchers = createFetchers(config, logger, { ffmpeg, ffprobe }, runtime.orm);
+    const fetchers = await createFetchers(config, logger, { ffmpeg, ffprobe }, runtime.orm);
     const core = new StembotCore({ em: runtime.orm.em, config, queues: runtime.queues, fetchers, logger });
     roles.push({ name: 'core', stop: () => core.close() });
     // First, so /healthz answers and /readyz tells what is still missing while the rest starts.
@@ -213,6 +214,10 @@ export function buildProgram(): Command {
   registerModelsCommand(program, () => {
     const { config, logger } = loadConfig();
     return { modelsDir: config.modelsDir, registryUrl: config.modelRegistryUrl, logger };
+  });
+  registerYouTubeCommand(program, () => {
+    const { config } = loadConfig();
+    return { settings: config.youtube, tempDir: config.tempDir, searchPath: process.env.PATH };
   });
   return program;
 }

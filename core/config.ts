@@ -13,6 +13,8 @@ import { isStorageKey } from './storage/contract.js';
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** YOUTUBE_DOWNLOADER's choices: one downloader, or `auto` (both, yt-dlp first when installed). */
+export const YOUTUBE_DOWNLOADERS = ['auto', 'ytdl', 'yt-dlp'] as const;
 
 const optionalText = () =>
   z
@@ -88,8 +90,18 @@ export const envSchema = z.object({
     .default(512)
     .describe('Disk space, in MB, that jobs leave free in TEMP_DIR and STORAGE_DIR; a track that would need more is refused as disk_full.'),
   FFMPEG_PATH: optionalText().describe('Path to the ffmpeg binary. Default: ffmpeg on the PATH.'),
+  YOUTUBE_DOWNLOADER: z
+    .enum(YOUTUBE_DOWNLOADERS, { error: `expected one of ${YOUTUBE_DOWNLOADERS.join(', ')}` })
+    .default('auto')
+    .describe(
+      'What downloads YouTube audio: `yt-dlp` (the program, when installed), `ytdl` (the built-in @distube/ytdl-core), or `auto`: yt-dlp when it is found, else ytdl, each trying the other once when YouTube refuses it or it cannot read YouTube\'s player.',
+    ),
+  YOUTUBE_COOKIES: optionalText().describe(
+    "Path to a Netscape cookies.txt exported from a browser signed in to YouTube, sent with every YouTube request so YouTube does not ask this server to confirm it is not a bot. A secret: it must be readable by stembot's user only (chmod 600).",
+  ),
+  YTDLP_PATH: optionalText().describe('Path to the yt-dlp program. Default: yt-dlp on the PATH, if any.'),
   ONNX_DEVICE: z.enum(['auto', 'cpu', 'cuda'], { error: 'expected auto, cpu or cuda' }).default('auto').describe('Where models run: cuda, cpu, or auto (CUDA when available, else CPU).'),
-  ONNX_THREADS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 (all cores) or more').default(0).describe('Intra-op threads for onnxruntime; 0 lets onnxruntime choose.'),
+  ONNX_THREADS: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 (one per physical core) or more').default(0).describe('Intra-op threads for onnxruntime; 0 uses one per physical core (hyper-threads left out).'),
   WORKER_CONCURRENCY: positiveInt(1).describe('Separation jobs one worker process runs at once.'),
   JOB_LOCK_SECONDS: positiveInt(30).describe('Seconds a worker holds a job without renewing its lock; a worker that dies loses its job to another after about this long.'),
   JOB_STALLED_SECONDS: positiveInt(600).describe(
@@ -131,6 +143,13 @@ export const envSchema = z.object({
     'URL of a JSON model registry (a mirror) whose entries replace the built-in download URLs and checksums by name. Default: the built-in registry.',
   ),
   WORKER_HEARTBEAT_SECONDS: positiveInt(10).describe('Seconds between a worker\'s announcements; a worker silent for two of them is taken for gone.'),
+  PREVIEW_SECONDS: z.coerce
+    .number({ error: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(0, 'expected 0 (no previews) or more')
+    .max(120, 'expected at most 120: a preview is a short excerpt')
+    .default(30)
+    .describe("Seconds of a preview: an excerpt (from the link's t=, else a third of the way in) separated first and posted while the whole song runs, for tracks at least twice as long; 0 turns previews off."),
   QUOTA_MAX_TRACK_MINUTES: positiveInt(15).describe('Longest track a guild may separate, in minutes; guild admins may lower it, not raise it.'),
   QUOTA_DAILY_MINUTES: positiveInt(60).describe('Audio minutes a guild may separate per UTC day; guild admins may lower it, not raise it.'),
   QUOTA_MONTHLY_MINUTES: positiveInt(600).describe('Audio minutes a guild may separate per UTC month; guild admins may lower it, not raise it.'),
@@ -352,6 +371,11 @@ function toConfig(env: Env) {
     tempDir: path.resolve(env.TEMP_DIR ?? path.join(tmpdir(), 'stembot')),
     diskMinFreeBytes: env.DISK_MIN_FREE_MB * 1_000_000,
     ffmpegPath: env.FFMPEG_PATH,
+    youtube: {
+      downloader: env.YOUTUBE_DOWNLOADER,
+      cookiesPath: env.YOUTUBE_COOKIES === undefined ? undefined : path.resolve(env.YOUTUBE_COOKIES),
+      ytdlpPath: env.YTDLP_PATH === undefined ? undefined : path.resolve(env.YTDLP_PATH),
+    },
     onnx: { device: env.ONNX_DEVICE, threads: env.ONNX_THREADS },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
@@ -361,6 +385,7 @@ function toConfig(env: Env) {
       heartbeatSeconds: env.WORKER_HEARTBEAT_SECONDS,
       models: splitList(env.MODELS),
     },
+    previewSeconds: env.PREVIEW_SECONDS,
     modelRegistryUrl: env.MODEL_REGISTRY_URL,
     web: { port: env.WEB_PORT, host: env.WEB_HOST, allowedHosts: splitList(env.WEB_ALLOWED_HOSTS) },
     roles: (roles.includes('all') ? [...ROLE_NAMES] : roles) as RoleName[],

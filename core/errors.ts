@@ -10,7 +10,21 @@ const USER_ERROR_CODES = {
   /** Submitting, listing and cancelling requests. */
   requests: ['bad_request', 'stem_missing', 'separation_failed', 'queue_unavailable', 'request_not_found', 'bad_cursor', 'not_your_request', 'already_finished', 'nothing_to_cancel', 'model_unavailable'],
   quotas: ['track_too_long', 'daily_quota', 'monthly_quota', 'model_not_allowed', 'too_many_jobs', 'cooldown', 'quota_bad_value', 'quota_unknown_limit'],
-  youtube: [...YOUTUBE_REFUSAL_CODES, 'video_unavailable', 'video_private', 'age_restricted', 'live_stream', 'upcoming', 'youtube_unreachable', 'youtube_failed'],
+  youtube: [
+    ...YOUTUBE_REFUSAL_CODES,
+    'video_unavailable',
+    'video_private',
+    'age_restricted',
+    'live_stream',
+    'upcoming',
+    'youtube_unreachable',
+    'youtube_blocked',
+    'youtube_changed',
+    'youtube_failed',
+    // The operator's: a downloader setting that cannot start the process, or `stembot youtube check`.
+    'youtube_cookies',
+    'ytdlp_missing',
+  ],
   attachments: ['attachment_gone', 'attachment_host', 'attachment_redirects', 'attachment_slow', 'attachment_too_big', 'attachment_unreachable', 'attachment_unreadable', 'busy'],
   audio: ['audio_container', 'audio_empty', 'audio_longer_than_stated', 'audio_missing', 'audio_not_audio', 'audio_probe_timeout', 'audio_undecodable', 'ffmpeg_missing'],
   models: [

@@ -73,6 +73,17 @@ export const deliveryLag = new Histogram({
   registers: [metricsRegistry],
 });
 
+/**
+ * Series appear for the downloaders a process runs: its YouTube fetcher starts them at 0, since the
+ * kinds of failure are the worker's to name, not core's.
+ */
+export const youtubeFailures = new Counter({
+  name: 'stembot_youtube_failures_total',
+  help: 'YouTube lookups and downloads that failed, by downloader (ytdl, yt-dlp) and kind (bot_check, player_parse, network, private, ...); bot_check or player_parse rising means YouTube is blocking this server or has changed.',
+  labelNames: ['kind', 'downloader'] as const,
+  registers: [metricsRegistry],
+});
+
 export const inferenceRealtimeFactor = new Histogram({
   name: 'stembot_inference_realtime_factor',
   help: 'Inference seconds per second of audio, by model (below 1 is faster than real time).',

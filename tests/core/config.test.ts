@@ -28,6 +28,17 @@ describe('configuration', () => {
     expect(config.modelRegistryUrl).toBeUndefined();
     expect(config.quotaDefaults).toMatchObject({ maxTrackSeconds: 900, dailySeconds: 3600, allowedModels: ['htdemucs'] });
     expect(config.discord).toBeUndefined();
+    expect(config.previewSeconds).toBe(30);
+    expect(parseConfig({ PREVIEW_SECONDS: '0' }).previewSeconds).toBe(0);
+  });
+
+  it('downloads YouTube with yt-dlp when installed, else ytdl, and takes the cookies and yt-dlp paths as given', () => {
+    expect(parseConfig({}).youtube).toEqual({ downloader: 'auto', cookiesPath: undefined, ytdlpPath: undefined });
+    expect(parseConfig({ YOUTUBE_DOWNLOADER: 'yt-dlp', YOUTUBE_COOKIES: 'secrets/cookies.txt', YTDLP_PATH: '/opt/yt-dlp' }).youtube).toEqual({
+      downloader: 'yt-dlp',
+      cookiesPath: path.resolve('secrets/cookies.txt'),
+      ytdlpPath: '/opt/yt-dlp',
+    });
   });
 
   it.each([
@@ -38,6 +49,7 @@ describe('configuration', () => {
     [{ WORKER_CONCURRENCY: '0' }, /^WORKER_CONCURRENCY: expected a number above 0, got "0"$/],
     [{ ONNX_THREADS: 'many' }, /^ONNX_THREADS: expected a whole number, got "many"$/],
     [{ ONNX_DEVICE: 'tpu' }, /^ONNX_DEVICE: expected auto, cpu or cuda, got "tpu"$/],
+    [{ YOUTUBE_DOWNLOADER: 'youtube-dl' }, /^YOUTUBE_DOWNLOADER: expected one of auto, ytdl, yt-dlp, got "youtube-dl"$/],
     [{ QUEUE_NAMESPACE: 'Bad-Name' }, /^QUEUE_NAMESPACE: expected lower-case letters/],
     [{ DISCORD_TOKEN: 'abc.def' }, /^DISCORD_APPLICATION_ID: required when DISCORD_TOKEN is set$/],
     [{ SLACK_BOT_TOKEN: 'xoxb-1' }, /^SLACK_SIGNING_SECRET: SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET \(HTTP events\) or SLACK_APP_TOKEN/],
@@ -47,6 +59,7 @@ describe('configuration', () => {
     [{ WEB_ALLOWED_HOSTS: 'metrics.internal, *.example.com' }, /^WEB_ALLOWED_HOSTS: expected host names, without wildcards/],
     [{ MODELS: ' , ' }, /^MODELS: expected at least one model name/],
     [{ MODEL_REGISTRY_URL: 'ftp://mirror/registry.json' }, /^MODEL_REGISTRY_URL: expected a URL starting with http:\/\/ or https:\/\//],
+    [{ PREVIEW_SECONDS: '600' }, /^PREVIEW_SECONDS: expected at most 120: a preview is a short excerpt, got "600"$/],
   ])('refuses %o with a message naming the variable', (env, message) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

@@ -33,6 +33,7 @@ describe('process metrics', () => {
       'stembot_stage_duration_seconds',
       'stembot_request_failures_total',
       'stembot_quota_refusals_total',
+      'stembot_youtube_failures_total',
       'stembot_delivery_lag_seconds',
       'stembot_inference_realtime_factor',
       'stembot_model_fetch_ratio',

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../../core/errors.js';
+import { isExecutableFile, searchPathFor } from '../find-executable.js';
 
 /** Absolute paths of the two binaries every audio step needs. */
 export interface FfmpegTools {
@@ -46,24 +46,6 @@ async function locateExplicit(ffmpegPath: string, searchPath: string | undefined
     throw new UserError('ffmpeg_missing', `ffprobe was not found next to FFMPEG_PATH (${ffmpegPath}) nor on PATH: ${INSTALL_HINT}.`);
   }
   return { ffmpeg, ffprobe };
-}
-
-async function searchPathFor(name: string, searchPath: string | undefined): Promise<string | undefined> {
-  for (const dir of (searchPath ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (await isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.X_OK);
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,91 +1,91 @@
-import { PassThrough, pipeline, type Readable } from 'node:stream';
-import ytdl from '@distube/ytdl-core';
+import type { Readable } from 'node:stream';
 import type { RequestSource } from '../../core/db/entities/separation-request.js';
-import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
+import { youtubeFailures } from '../../core/metrics.js';
 import type { OpenOptions, SourceFetcher, SourceInfo } from '../../core/sources.js';
-import { downloadStream } from './download-stream.js';
-import { isNetworkError, withRetries, type RetryPolicy } from './retry.js';
+import type { YouTubeDownloader } from './youtube/downloader.js';
+import { chosenDownloaders, installedDownloaders, type YouTubeSettings } from './youtube/downloaders.js';
+import { FallbackDownloader } from './youtube/fallback.js';
+import { FAILURE_KINDS, isVideoFault, operatorAdvice, type DownloadFailure } from './youtube/failure-kinds.js';
 
-/** The parts of ytdl-core's video details that decide whether a video can be separated. */
-export interface VideoDetails {
-  title: string;
-  lengthSeconds: string;
-  isLiveContent: boolean;
-  isUpcoming?: boolean;
-  age_restricted: boolean;
-}
+/** A downloader's own words can run long (ytdl-core may quote a whole page): the log line keeps the start. */
+const DETAIL_CHARS = 500;
 
-/** Title and duration of a video, or why it cannot be separated (live, upcoming, age-restricted). */
-export function describeVideo(details: VideoDetails): SourceInfo {
-  const seconds = Number(details.lengthSeconds);
-  if (details.isLiveContent && !(seconds > 0)) throw new UserError('live_stream', "Live streams can't be separated; try again once the stream has ended and been uploaded.");
-  if (details.isUpcoming) throw new UserError('upcoming', "That video hasn't premiered yet; try again once it has.");
-  if (details.age_restricted) throw new UserError('age_restricted', "That video is age-restricted, so it can't be downloaded; try another upload of the song.");
-  if (!(seconds > 0)) throw new UserError('video_unavailable', 'That video has no length we can read; check the link.');
-  return { title: details.title, durationSeconds: seconds };
+export interface YouTubeFetcherOptions {
+  /** In the order they are asked: the one YOUTUBE_DOWNLOADER names, or for `auto` yt-dlp (when installed) then ytdl. */
+  downloaders: readonly YouTubeDownloader[];
+  logger: Logger;
+  /**
+   * How long a downloader's failure kind stays out of the log after its warning; default 10
+   * minutes. When YouTube blocks the server every request fails alike: one line says so, the
+   * next counts the ones in between, and the metric counts each.
+   */
+  quietMs?: number;
 }
 
 /**
- * YouTube through @distube/ytdl-core: the maintained fork of ytdl-core (the original stopped
- * following YouTube's player changes in 2023). It needs YTDL_NO_UPDATE=1 so it does not check
- * for updates at run time.
+ * YouTube videos as a source: metadata at submit, audio bytes in the worker, through the configured
+ * downloaders. Users get the failure's short message; operators get a warning per downloader and
+ * kind of failure, with the downloader's version and what to do, and stembot_youtube_failures_total.
  */
 export class YouTubeFetcher implements SourceFetcher {
-  constructor(
-    private readonly logger: Logger,
-    private readonly retry: RetryPolicy = { attempts: 3, firstDelayMs: 1000 },
-  ) {
-    process.env.YTDL_NO_UPDATE ??= '1';
+  private readonly downloaders: FallbackDownloader;
+  private readonly lastWarning = new Map<string, { at: number; since: number }>();
+
+  constructor(private readonly options: YouTubeFetcherOptions) {
+    for (const downloader of options.downloaders) for (const kind of FAILURE_KINDS) youtubeFailures.inc({ kind, downloader: downloader.name }, 0);
+    this.downloaders = new FallbackDownloader(options.downloaders, { logger: options.logger, onFailure: (failure, videoId) => this.report(failure, videoId) });
   }
 
-  async inspect(source: RequestSource, signal?: AbortSignal): Promise<SourceInfo> {
-    const info = await this.info(source, signal);
-    return describeVideo(info.videoDetails);
+  inspect(source: RequestSource, signal?: AbortSignal): Promise<SourceInfo> {
+    return this.downloaders.describe(videoIdOf(source), signal);
   }
 
-  async open(source: RequestSource, options: OpenOptions): Promise<Readable> {
-    const info = await this.info(source, options.signal);
-    const format = ytdl.chooseFormat(info.formats, { quality: 'highestaudio', filter: 'audioonly' });
-    const download = ytdl.downloadFromInfo(info, { format, highWaterMark: 1 << 22 });
-    download.on('progress', (_chunk: number, downloaded: number, total: number) => options.onProgress?.(total > 0 ? downloaded / total : 0));
-    // ytdl takes no signal; its stream is ended by hand, and the listener goes with the stream.
-    const stop = (): void => void download.destroy();
-    options.signal?.addEventListener('abort', stop, { once: true });
-    download.once('close', () => options.signal?.removeEventListener('abort', stop));
-    // ytdl reports a failed download as an 'error' event, possibly before anyone reads: pipeline
-    // listens from now on and hands the error to `body`, where the reader meets it.
-    const body = new PassThrough();
-    pipeline(download, body, () => undefined);
-    return downloadStream(body, {
-      signal: options.signal,
-      abort: stop,
-      explain: (error) => (isNetworkError(error) ? this.explain(error, info.videoDetails.videoId) : error),
-    });
+  open(source: RequestSource, options: OpenOptions): Promise<Readable> {
+    return this.downloaders.download(videoIdOf(source), options);
   }
 
-  private async info(source: RequestSource, signal?: AbortSignal): Promise<ytdl.videoInfo> {
-    if (source.kind !== 'youtube') throw new Error('the YouTube fetcher only takes YouTube sources');
-    try {
-      return await withRetries(() => ytdl.getInfo(source.videoId), isNetworkError, this.retry, signal);
-    } catch (error) {
-      throw this.explain(error, source.videoId);
+  private report(failure: DownloadFailure, videoId: string): void {
+    youtubeFailures.inc({ kind: failure.kind, downloader: failure.downloader });
+    const fields = { videoId, kind: failure.kind, downloader: failure.downloader, version: failure.version, detail: failure.detail.slice(0, DETAIL_CHARS) };
+    if (isVideoFault(failure.kind)) {
+      this.options.logger.debug(fields, 'youtube refused the video');
+      return;
     }
+    const key = `${failure.downloader}/${failure.kind}`;
+    const now = Date.now();
+    const last = this.lastWarning.get(key);
+    if (last && now - last.at < (this.options.quietMs ?? 10 * 60_000)) {
+      last.since += 1;
+      return;
+    }
+    this.lastWarning.set(key, { at: now, since: 0 });
+    this.options.logger.warn({ ...fields, ...(last?.since ? { alikeSinceLastWarning: last.since } : {}), advice: operatorAdvice(failure.kind) }, 'youtube download failed');
   }
+}
 
-  /** ytdl-core's errors are English prose; these are the ones users meet, as chat-sized answers. */
-  private explain(error: unknown, videoId: string): Error {
-    if (isNetworkError(error)) {
-      this.logger.warn({ videoId, err: (error as Error).message }, 'YouTube unreachable');
-      return new UserError('youtube_unreachable', 'YouTube could not be reached; try again later.', { cause: error });
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    if (/private/i.test(message)) return new UserError('video_private', "That video is private, so it can't be separated.", { cause: error });
-    if (/sign in to confirm your age|age/i.test(message)) return new UserError('age_restricted', "That video is age-restricted, so it can't be downloaded; try another upload of the song.", { cause: error });
-    if (/unavailable|not found|removed|does not exist|status code: 410|status code: 404/i.test(message)) {
-      return new UserError('video_unavailable', "That video is unavailable (removed, blocked or mistyped); check the link.", { cause: error });
-    }
-    this.logger.error({ videoId, err: message }, 'YouTube lookup failed');
-    return new UserError('youtube_failed', "YouTube wouldn't give us that video right now; try again later.", { cause: error });
+/**
+ * The fetcher YOUTUBE_DOWNLOADER, YOUTUBE_COOKIES and YTDLP_PATH describe. A setting that cannot
+ * work (yt-dlp asked for and missing, a cookies file others may read) stops start-up with a UserError.
+ */
+export async function createYouTubeFetcher(settings: YouTubeSettings, deps: { tempDir: string; searchPath: string | undefined; logger: Logger }): Promise<YouTubeFetcher> {
+  const installed = await installedDownloaders(settings, { tempDir: deps.tempDir, searchPath: deps.searchPath, skipYtDlp: settings.downloader === 'ytdl' });
+  const downloaders = chosenDownloaders(settings.downloader, installed);
+  const announce = (): void => {
+    const names = downloaders.map((downloader) => `${downloader.name} ${downloader.version}`);
+    deps.logger.info({ setting: settings.downloader, downloaders: names, cookies: installed.cookies?.count ?? 0 }, 'youtube downloaders ready');
+  };
+  // yt-dlp's version is read while the rest starts; the line waits for it.
+  if (installed.ytdlp && settings.downloader !== 'ytdl') {
+    installed.ytdlp.ready.then(announce, (error: unknown) => deps.logger.warn({ err: (error as Error).message }, 'yt-dlp does not run: its YouTube requests will fail'));
+  } else {
+    announce();
   }
+  if (settings.downloader === 'auto' && !installed.ytdlp) deps.logger.info('yt-dlp is not installed, so YouTube downloads have no second downloader to fall back on (see YouTube in the README)');
+  return new YouTubeFetcher({ downloaders, logger: deps.logger });
+}
+
+function videoIdOf(source: RequestSource): string {
+  if (source.kind !== 'youtube') throw new Error('the YouTube fetcher only takes YouTube sources');
+  return source.videoId;
 }

@@ -1,0 +1,3 @@
+import { youtubeFallbackEndToEnd } from './youtube-fallback-suite.js';
+
+youtubeFallbackEndToEnd('embedded');
