@@ -7,6 +7,8 @@ import type { JobProgress } from './queue/jobs.js';
 export type RequestUpdate =
   | { type: 'queued'; requestId: string; position: number }
   | { type: 'progress'; requestId: string; progress: JobProgress }
+  /** The preview's stems are stored and waiting in the outbox: where the excerpt lies in the track. */
+  | { type: 'preview'; requestId: string; startSeconds: number; durationSeconds: number }
   | { type: 'completed'; requestId: string; files: StoredFile[] }
   | { type: 'failed'; requestId: string; code: ErrorCode; message: string }
   | { type: 'cancelled'; requestId: string };

@@ -9,7 +9,7 @@ import type { AttachmentPlan, DeliverableFile } from './attachment-plan.js';
  * components, Slack Block Kit). User-controlled text (titles, file names, reasons that may name a
  * file) is left as it came: escaping it is the renderer's job, in its platform's markup.
  */
-export type MessageView = ProgressView | ResultView | FailureView | RefusalView | QuotaView | JobsPageView;
+export type MessageView = ProgressView | PreviewView | ResultView | FailureView | RefusalView | QuotaView | JobsPageView;
 
 export type ProgressStage = JobStage | 'queued' | 'uploading';
 
@@ -24,6 +24,23 @@ export interface ProgressView {
   etaSeconds?: number;
   /** Separations ahead in the queue, while queued. */
   position?: number;
+  /** Set once the preview is out: the rest of the progress is the whole song's. */
+  preview?: PreviewSpan;
+}
+
+/** Where a preview's excerpt lies in the track. */
+export interface PreviewSpan {
+  startSeconds: number;
+  durationSeconds: number;
+}
+
+/** A short excerpt's stems, posted in the request's message while the whole song is separated. */
+export interface PreviewView extends PreviewSpan {
+  kind: 'preview';
+  requestId: string;
+  /** As the source gave it (user-controlled). */
+  title: string;
+  files: DeliverableFile[];
 }
 
 /** A finished request: the stems that go along with the message, and why any others do not. */
@@ -78,4 +95,4 @@ export interface JobsPageView {
 }
 
 /** The views a request's own message shows over its life. */
-export type RequestMessageView = ProgressView | ResultView | FailureView;
+export type RequestMessageView = ProgressView | PreviewView | ResultView | FailureView;

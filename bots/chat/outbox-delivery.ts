@@ -12,7 +12,7 @@ import type { StembotCore } from '../../core/stembot-core.js';
 import type { ConfiguredStorage } from '../../core/storage.js';
 import { planAttachments, type DeliverableFile } from './attachment-plan.js';
 import type { ChatSurface } from './chat-surface.js';
-import type { RequestMessageView } from './message-view.js';
+import type { PreviewView, RequestMessageView } from './message-view.js';
 import { stageDuration } from '../../core/metrics.js';
 import { WAVEFORM_PICTURE } from '../../core/render-files.js';
 
@@ -42,7 +42,7 @@ export class OutboxDelivery<Message extends PlatformMessage> {
   private stopped = false;
 
   constructor(
-    private readonly core: Pick<StembotCore, 'outbox' | 'storage' | 'subscribe' | 'stemsLink'>,
+    private readonly core: Pick<StembotCore, 'outbox' | 'storage' | 'subscribe' | 'stemsLink' | 'rememberMessage'>,
     private readonly surface: ChatSurface<Message>,
     private readonly logger: Logger,
   ) {
@@ -51,7 +51,7 @@ export class OutboxDelivery<Message extends PlatformMessage> {
 
   start(): void {
     this.unsubscribe = this.core.subscribe((update) => {
-      if (update.type === 'completed' || update.type === 'failed') this.wake();
+      if (update.type === 'completed' || update.type === 'failed' || update.type === 'preview') this.wake();
     });
     this.timer = setInterval(() => this.wake(), POLL_MS);
     this.wake();
@@ -103,24 +103,21 @@ export class OutboxDelivery<Message extends PlatformMessage> {
     }
   }
 
-  private async post({ deliveryId, request, attempts }: ClaimedDelivery): Promise<void> {
-    const log = this.logger.child({ requestId: request.requestId, deliveryId });
+  private async post(delivery: ClaimedDelivery): Promise<void> {
+    const { deliveryId, request } = delivery;
+    const log = this.logger.child({ requestId: request.requestId, deliveryId, kind: delivery.kind });
     const message = this.surface.parse(request.platformMessage);
     if (!message) {
       log.error({ platform: this.surface.platform }, 'request has no message on this platform to answer; dropping its delivery');
       await this.core.outbox.complete(deliveryId, this.claimer);
       return;
     }
+    if (delivery.kind === 'preview') return this.postPreview(delivery, message, log);
     const stored = new StoredFiles(this.core.storage);
     try {
       const view = await this.viewOf(request, stored, log);
-      // A claim taken over from a poster that died may find its work already done.
       const attached = view.kind === 'result' ? [...(view.picture ? [view.picture] : []), ...view.files.attach].map((file) => file.name) : [];
-      if (attempts > 0 && attached.length > 0 && (await this.surface.alreadyCarries(message, attached).catch(() => false))) {
-        await this.core.outbox.complete(deliveryId, this.claimer);
-        log.info('an earlier attempt had delivered this already');
-        return;
-      }
+      if (await this.deliveredBefore(delivery, message, attached, log)) return;
       if (view.kind === 'result') await stored.fetch([...(view.picture ? [view.picture] : []), ...view.files.attach]);
       const uploadStarted = performance.now();
       await this.surface.show(message, view, { postKey: deliveryId });
@@ -138,6 +135,46 @@ export class OutboxDelivery<Message extends PlatformMessage> {
     } finally {
       await stored.release();
     }
+  }
+
+  /**
+   * A preview goes out once, and only while its request still runs: it must not cover a result or a
+   * failure already shown. One that cannot be posted is dropped; the result follows all the same.
+   */
+  private async postPreview(delivery: ClaimedDelivery, message: Message, log: Logger): Promise<void> {
+    const { deliveryId, request } = delivery;
+    const preview = request.preview;
+    if (!preview || (request.state !== 'queued' && request.state !== 'running')) {
+      await this.core.outbox.complete(deliveryId, this.claimer);
+      log.info({ state: request.state }, 'preview not posted: its request has moved on');
+      return;
+    }
+    const stored = new StoredFiles(this.core.storage);
+    try {
+      const files = preview.stems.map((stem) => stored.file(stem.storageKey, `preview-${path.posix.basename(stem.storageKey)}`, stem.bytes));
+      const { attach } = planAttachments(files, { limitBytes: request.options.maxFileBytes ?? this.surface.defaultFileLimitBytes, maxFiles: this.surface.maxFilesPerMessage });
+      if (await this.deliveredBefore(delivery, message, attach.map((file) => file.name), log)) return;
+      await stored.fetch(attach);
+      const view: PreviewView = { kind: 'preview', requestId: request.requestId, title: request.title ?? 'Your track', files: attach, startSeconds: preview.startSeconds, durationSeconds: preview.durationSeconds };
+      const shown = await this.surface.show(message, view, { postKey: deliveryId });
+      // Posting files may move the request's message (Discord, past the interaction token): progress follows it there.
+      if (shown !== message) await this.core.rememberMessage(request.requestId, shown);
+      await this.core.outbox.complete(deliveryId, this.claimer);
+      log.info({ platform: this.surface.platform, files: attach.length }, 'preview delivered');
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'could not post the preview; the result follows without it');
+      await this.core.outbox.fail(deliveryId, this.claimer, (error as Error).message);
+    } finally {
+      await stored.release();
+    }
+  }
+
+  /** A claim taken over from a poster that died may find its work already done: then it is completed here. */
+  private async deliveredBefore({ deliveryId, attempts }: ClaimedDelivery, message: Message, fileNames: string[], log: Logger): Promise<boolean> {
+    if (attempts === 0 || fileNames.length === 0 || !(await this.surface.alreadyCarries(message, fileNames).catch(() => false))) return false;
+    await this.core.outbox.complete(deliveryId, this.claimer);
+    log.info('an earlier attempt had delivered this already');
+    return true;
   }
 
   private async viewOf(request: RequestSummary, stored: StoredFiles, log: Logger): Promise<RequestMessageView> {

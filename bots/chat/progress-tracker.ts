@@ -61,6 +61,7 @@ export class ProgressTracker {
   private onUpdate(entry: Tracked, update: RequestUpdate): void {
     if (update.type === 'completed' || update.type === 'failed' || update.type === 'cancelled') return this.untrack(update.requestId);
     if (update.type === 'queued') entry.view = { ...entry.view, stage: 'queued', fraction: 0, position: update.position };
+    else if (update.type === 'preview') entry.view = { ...entry.view, preview: { startSeconds: update.startSeconds, durationSeconds: update.durationSeconds } };
     else entry.view = { ...entry.view, stage: update.progress.stage, fraction: update.progress.fraction, etaSeconds: update.progress.etaSeconds };
     if (entry.busy) {
       entry.stale = true;

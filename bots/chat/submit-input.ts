@@ -32,6 +32,8 @@ export interface ChatAsk {
   model?: string;
   /** The platform's per-file upload limit where it told us: lossy stems are sized to fit. */
   maxFileBytes?: number;
+  /** false: no preview while the whole song runs; absent means one, where the operator allows it. */
+  preview?: boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export function buildSubmitInput(ask: ChatAsk, noSourceHelp: string): SubmitInpu
     source: sourceOf(ask, noSourceHelp),
     model: ask.model,
     // The format is checked by core's schema, which refuses anything but the listed ones.
-    options: { ...stemOptions(ask.stems), format: (ask.format ?? 'mp3') as RequestOptions['format'], maxFileBytes: ask.maxFileBytes },
+    options: { ...stemOptions(ask.stems), format: (ask.format ?? 'mp3') as RequestOptions['format'], maxFileBytes: ask.maxFileBytes, ...(ask.preview === false ? { preview: false } : {}) },
   };
 }
 

@@ -4,7 +4,7 @@ import type { ChatAsk } from '../chat/submit-input.js';
 import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
 import type { ChatSurface } from '../chat/chat-surface.js';
 import type { RequestMessageView } from '../chat/message-view.js';
-import { renderProgress } from './render/progress.js';
+import { renderPreview, renderProgress } from './render/progress.js';
 import { renderFailure, renderResult } from './render/result.js';
 import { NO_MENTIONS } from './render/user-text.js';
 
@@ -112,6 +112,7 @@ export class RequestMessages implements ChatSurface<DiscordMessage> {
 
   private render(view: RequestMessageView, inChannel: boolean): BaseMessageOptions {
     if (view.kind === 'progress') return renderProgress(view);
+    if (view.kind === 'preview') return renderPreview(view);
     if (view.kind === 'result') return renderResult(view, { mention: inChannel });
     return renderFailure(view);
   }

@@ -110,7 +110,7 @@ export function buildSlackManifest(receiver: SlackReceiver): SlackAppManifest {
       app_home: { home_tab_enabled: true, messages_tab_enabled: true, messages_tab_read_only_enabled: false },
       bot_user: { display_name: 'stembot', always_online: true },
       slash_commands: [
-        command(SLACK_COMMANDS.separate, 'Split a YouTube song into stems', '<YouTube link> [stems] [format]'),
+        command(SLACK_COMMANDS.separate, 'Split a YouTube song into stems', '<YouTube link> [stems] [format] [preview:false]'),
         command(SLACK_COMMANDS.stembot, 'Your jobs, cancel, this workspace’s quota, status, help', 'jobs | quota | cancel | status | help | quota set <limit> <value>'),
       ],
       shortcuts: [{ name: 'Separate stems', type: 'message', callback_id: SEPARATE_SHORTCUT_ID, description: 'Split the YouTube link or audio file in this message' }],

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { PlatformMessage } from '../../core/db/entities/separation-request.js';
 import { UserError } from '../../core/errors.js';
 import type { ChatSurface } from '../chat/chat-surface.js';
+import type { DeliverableFile } from '../chat/attachment-plan.js';
 import type { RequestMessageView } from '../chat/message-view.js';
 import type { SlackPayload } from './render/payload.js';
-import { renderProgress } from './render/progress.js';
+import { renderPreview, renderPreviewComment, renderProgress } from './render/progress.js';
 import { renderFailure, renderResult, renderStemsComment } from './render/result.js';
 
 /**
@@ -150,14 +151,14 @@ export class SlackRequestMessages implements ChatSurface<SlackMessage> {
         await this.paceUpdate(message.teamId);
         await client.chat.update({ channel: message.channelId, ts, ...payload });
       }
-      const uploads = view?.kind === 'result' ? [...(view.picture ? [view.picture] : []), ...view.files.attach] : [];
-      if (view?.kind === 'result' && uploads.length > 0) {
+      const upload = view && uploadOf(view);
+      if (upload && upload.files.length > 0) {
         await client.files.uploadV2({
           channel_id: message.channelId,
           // A reply cannot start a thread of its own: stems of a reply go into the same thread.
           thread_ts: message.threadTs ?? ts,
-          initial_comment: renderStemsComment(view),
-          file_uploads: uploads.map((file) => ({ file: file.path, filename: file.name })),
+          initial_comment: upload.comment,
+          file_uploads: upload.files.map((file) => ({ file: file.path, filename: file.name })),
         });
       }
     } catch (error) {
@@ -175,8 +176,16 @@ export class SlackRequestMessages implements ChatSurface<SlackMessage> {
   }
 }
 
+/** The files a view puts into the request's thread, and their comment. */
+function uploadOf(view: RequestMessageView): { files: DeliverableFile[]; comment: string } | undefined {
+  if (view.kind === 'preview') return { files: view.files, comment: renderPreviewComment(view) };
+  if (view.kind === 'result') return { files: [...(view.picture ? [view.picture] : []), ...view.files.attach], comment: renderStemsComment(view) };
+  return undefined;
+}
+
 function render(view: RequestMessageView): SlackPayload {
   if (view.kind === 'progress') return renderProgress(view);
+  if (view.kind === 'preview') return renderPreview(view);
   if (view.kind === 'result') return renderResult(view);
   return renderFailure(view);
 }

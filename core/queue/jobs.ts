@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { toErrorCode, type ErrorCode } from '../errors.js';
-import type { StoredFile } from '../db/entities/separation.js';
+import type { StoredFile, StoredPreview } from '../db/entities/separation.js';
 import { requestOptionsSchema, requestSourceSchema } from '../db/entities/separation-request.js';
 
 /** The one BullMQ queue stembot uses; jobs on it are told apart by `data.kind` (also the job name). */
@@ -12,6 +12,8 @@ export const separateJobDataSchema = z.object({
   separationId: z.uuid(),
   source: requestSourceSchema,
   model: z.string().min(1),
+  /** Separate this excerpt first and report it (progress with `preview`) before the whole track; absent: no preview. */
+  preview: z.object({ seconds: z.number().positive(), startSeconds: z.number().nonnegative().optional() }).optional(),
 });
 
 /** Turn a separation's masters into what one request asked for (stem set, format): cached per (set, format). */
@@ -30,18 +32,22 @@ export type JobData = z.infer<typeof jobDataSchema>;
 export type SeparateJobData = z.infer<typeof separateJobDataSchema>;
 export type RenderJobData = z.infer<typeof renderJobDataSchema>;
 
-export const JOB_STAGES = ['downloading', 'separating', 'encoding', 'storing', 'rendering'] as const;
+export const JOB_STAGES = ['downloading', 'previewing', 'separating', 'encoding', 'storing', 'rendering'] as const;
 export type JobStage = (typeof JOB_STAGES)[number];
+
+export const storedFileSchema = z.object({ name: z.string(), storageKey: z.string(), bytes: z.number().int().nonnegative() }) satisfies z.ZodType<StoredFile>;
+
+export const storedPreviewSchema = z.object({ stems: z.array(storedFileSchema), startSeconds: z.number().nonnegative(), durationSeconds: z.number().nonnegative() }) satisfies z.ZodType<StoredPreview>;
 
 export const jobProgressSchema = z.object({
   stage: z.enum(JOB_STAGES),
   /** Share of this job done, 0..1. */
   fraction: z.number().min(0).max(1),
   etaSeconds: z.number().nonnegative().optional(),
+  /** Sent once, when the preview's stems are stored: core posts them to the requests that want one. */
+  preview: storedPreviewSchema.optional(),
 });
 export type JobProgress = z.infer<typeof jobProgressSchema>;
-
-export const storedFileSchema = z.object({ name: z.string(), storageKey: z.string(), bytes: z.number().int().nonnegative() }) satisfies z.ZodType<StoredFile>;
 
 export const jobResultSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('separate'), durationSeconds: z.number().nonnegative(), stems: z.array(storedFileSchema) }),

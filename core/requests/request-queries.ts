@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { SeparationRequest, type PlatformMessage, type RequestOptions, type RequestState, type StoredFile } from '../db/entities/index.js';
+import { SeparationRequest, type PlatformMessage, type RequestOptions, type RequestState, type StoredFile, type StoredPreview } from '../db/entities/index.js';
 import type { Platform } from '../db/entities/tenant.js';
 import { UserError, toErrorCode, type ErrorCode } from '../errors.js';
 
@@ -15,6 +15,8 @@ export interface RequestSummary {
   channelId: string;
   platformMessage: PlatformMessage;
   files: StoredFile[];
+  /** The separation's preview, once stored (every request on it sees it; whether to post it is the outbox's). */
+  preview?: StoredPreview;
   error?: { code: ErrorCode; message: string };
   createdAt: Date;
   finishedAt?: Date;
@@ -32,6 +34,7 @@ export function summarize(request: SeparationRequest): RequestSummary {
     channelId: request.channelId,
     platformMessage: request.platformMessage,
     files: request.files,
+    preview: request.separation?.preview ?? undefined,
     error: request.errorCode ? { code: toErrorCode(request.errorCode), message: request.errorMessage ?? '' } : undefined,
     createdAt: request.createdAt,
     finishedAt: request.finishedAt,

@@ -8,6 +8,7 @@ import { PLATFORMS } from '../db/entities/tenant.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { JobProducer } from '../queue/job-producer.js';
+import type { SeparateJobData } from '../queue/jobs.js';
 import { precheckQuota, reserveQuota, settleQuota } from '../quotas/quota-ledger.js';
 import { fetcherFor, sourceKeyOf, type SourceFetchers, type SourceInfo } from '../sources.js';
 import { ensureTenant, lockTenant } from '../tenants.js';
@@ -137,7 +138,8 @@ async function enqueue(deps: SubmitDeps, admitted: Admitted, info: SourceInfo): 
   const { request, separation, reuse, priority } = admitted;
   try {
     if (reuse === 'none') {
-      await deps.producer.enqueueSeparation({ separationId: separation.id, source: request.source, model: request.model }, { priority });
+      const preview = previewOf(request, deps.config.previewSeconds);
+      await deps.producer.enqueueSeparation({ separationId: separation.id, source: request.source, model: request.model, ...(preview ? { preview } : {}) }, { priority });
     } else {
       // A request that joined a running separation just as it finished would be missed by the
       // relay (it renders the requests it sees then): look again. Render job ids dedupe a double add.
@@ -154,6 +156,17 @@ async function enqueue(deps: SubmitDeps, admitted: Admitted, info: SourceInfo): 
   const position = reuse === 'cached' ? 0 : await deps.em.fork().count(Separation, { state: 'queued', createdAt: { $lt: separation.createdAt } });
   deps.logger.info({ requestId: request.id, separationId: separation.id, reuse, priority }, 'request admitted');
   return { requestId: request.id, title: info.title, durationSeconds: info.durationSeconds, reuse, position };
+}
+
+/**
+ * The excerpt a new separation makes first, from the link's `t=` (the worker places it a third of
+ * the way in otherwise): none when the asker said `preview:false` or the operator set no length.
+ * It comes from the same download and separation, so it costs no quota.
+ */
+function previewOf(request: SeparationRequest, seconds: number): SeparateJobData['preview'] {
+  if (seconds <= 0 || request.options.preview === false) return undefined;
+  const startSeconds = request.source.kind === 'youtube' ? request.source.startSeconds : undefined;
+  return startSeconds === undefined ? { seconds } : { seconds, startSeconds };
 }
 
 /** An admitted request that nothing will run: it fails at once and its quota goes back. */

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Separation, SeparationRequest, type StoredFile } from '../db/entities/index.js';
+import { Separation, SeparationRequest, type StoredFile, type StoredPreview } from '../db/entities/index.js';
 import type { Logger } from '../logging.js';
 import type { JobProducer } from '../queue/job-producer.js';
 import { parseFailure, type JobProgress, type JobResult } from '../queue/jobs.js';
@@ -31,6 +31,7 @@ export class StateRecorder {
       if (event.type === 'active' || event.type === 'progress') await this.separationRunning(separationId, event.type === 'progress' ? event.progress : undefined);
       else if (event.type === 'completed' && event.result.kind === 'separate') await this.separationCompleted(separationId, event.result);
       else if (event.type === 'failed') await this.separationFailed(separationId, event.reason);
+      if (event.type === 'progress' && event.progress.preview) await this.previewStored(separationId, event.progress.preview);
       return;
     }
     const { requestId } = event.job;
@@ -94,6 +95,25 @@ export class StateRecorder {
     await this.failRequests(await this.liveRequestIds(em, separationId), reason);
   }
 
+  /**
+   * The worker stored the excerpt's stems: the separation keeps them, and each request still waiting
+   * on it that did not say `preview:false` gets them posted (an outbox row of its own, at most one).
+   */
+  private async previewStored(separationId: string, preview: StoredPreview): Promise<void> {
+    const em = this.em.fork();
+    const changed = await em.nativeUpdate(Separation, { id: separationId, state: { $in: LIVE } }, { preview });
+    if (changed === 0) return;
+    const rows = await em.execute<{ request_id: string }[]>(
+      `insert into delivery (id, request_id, platform, kind, state, attempts, created_at)
+       select gen_random_uuid(), r.id, t.platform, 'preview', 'pending', 0, now() from request r join tenant t on t.id = r.tenant_id
+        where r.separation_id = ? and r.state in ('queued', 'running') and coalesce(r.options->>'preview', 'true') <> 'false'
+       on conflict (request_id, kind) do nothing
+       returning request_id`,
+      [separationId],
+    );
+    for (const row of rows) this.updates.publish({ type: 'preview', requestId: row.request_id, startSeconds: preview.startSeconds, durationSeconds: preview.durationSeconds });
+  }
+
   /** A render job's sign of life: its request's `updatedAt` is the heartbeat the reconciler reads. */
   private async renderAlive(requestId: string): Promise<void> {
     await this.em.fork().nativeUpdate(SeparationRequest, { id: requestId, state: { $in: LIVE } }, { updatedAt: new Date() });
@@ -115,7 +135,7 @@ export class StateRecorder {
     await em.execute(
       `insert into delivery (id, request_id, platform, state, attempts, created_at)
        select gen_random_uuid(), r.id, t.platform, 'pending', 0, now() from request r join tenant t on t.id = r.tenant_id where r.id = ?
-       on conflict (request_id) do nothing`,
+       on conflict (request_id, kind) do nothing`,
       [requestId],
     );
   }

@@ -5,6 +5,7 @@ import type { UserError } from '../../core/errors.js';
 import type { SubmitInput } from '../../core/requests/submit.js';
 import { locateFfmpeg } from '../../worker/audio/ffmpeg.js';
 import { YouTubeFetcher } from '../../worker/fetch/youtube-fetcher.js';
+import { YtdlDownloader } from '../../worker/fetch/youtube/ytdl-downloader.js';
 import { LocalVideoSource } from '../support/local-sources.js';
 import { RecordingFetcher } from '../support/recording-fetcher.js';
 import { isFinalUpdate, makeSong, startHarness, waitForUpdate, type Harness } from '../support/stembot-harness.js';
@@ -208,7 +209,7 @@ describe('quotas and requests (no worker: jobs stay queued)', () => {
 describe('YouTube unreachable (this machine has no route to YouTube)', () => {
   it('refuses the request with a retry-later message and spends no quota', async () => {
     const { logger } = captureLogger('silent');
-    const youtube = new YouTubeFetcher(logger, { attempts: 1, firstDelayMs: 10 });
+    const youtube = new YouTubeFetcher({ downloaders: [new YtdlDownloader({ retry: { attempts: 1, firstDelayMs: 10 } })], logger });
     const harness = await startHarness({ backend: 'postgres', worker: false, fetchers: () => ({ youtube, attachment: youtube }) });
     try {
       const error = await rejectsWithUserError(harness.core.submit(ask({ source: { kind: 'youtube', videoId: 'dQw4w9WgXcQ' } })));
@@ -222,7 +223,7 @@ describe('YouTube unreachable (this machine has no route to YouTube)', () => {
 
   it('fails a job whose download cannot reach YouTube after its retries, and refunds the quota', async () => {
     const { logger } = captureLogger('silent');
-    const youtube = new YouTubeFetcher(logger, { attempts: 1, firstDelayMs: 10 });
+    const youtube = new YouTubeFetcher({ downloaders: [new YtdlDownloader({ retry: { attempts: 1, firstDelayMs: 10 } })], logger });
     let local: LocalVideoSource | undefined;
     const harness = await startHarness({
       backend: 'redis',

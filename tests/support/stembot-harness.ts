@@ -87,7 +87,8 @@ export async function startHarness(options: {
 }): Promise<Harness> {
   const database = options.backend === 'embedded' ? undefined : await createTestDatabase();
   const temp = await makeTempDir('stembot-harness-');
-  const { ffmpeg, ffprobe } = await locateFfmpeg({ searchPath: process.env.PATH });
+  // FFMPEG_PATH as an operator sets it: a test may stand a wrapper in for ffmpeg (a disk that fills up).
+  const { ffmpeg, ffprobe } = await locateFfmpeg({ ffmpegPath: options.env?.FFMPEG_PATH, searchPath: process.env.PATH });
   const env: Record<string, string> = {
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(options.backend === 'redis' ? { REDIS_URL } : {}),
@@ -96,6 +97,8 @@ export async function startHarness(options: {
     ONNX_DEVICE: 'cpu',
     QUOTA_USER_COOLDOWN_SECONDS: '0',
     JOB_RETRY_DELAY_SECONDS: '1',
+    // A preview separates an excerpt on top of the song: only the suites about previews pay for one.
+    PREVIEW_SECONDS: '0',
     ...options.env,
   };
   const config = parseConfig(env);

@@ -1,12 +1,14 @@
 import type { Readable } from 'node:stream';
 import { Separation } from '../../core/db/entities/index.js';
 import { UserError } from '../../core/errors.js';
-import type { JobResult, SeparateJobData } from '../../core/queue/jobs.js';
+import type { JobProgress, JobResult, JobStage, SeparateJobData } from '../../core/queue/jobs.js';
 import { fetcherFor } from '../../core/sources.js';
 import { separationPrefix } from '../../core/storage.js';
+import type { Logger } from '../../core/logging.js';
+import type { SeparationProgress } from '../engine/apply.js';
 import { loadModel } from '../engine/model.js';
 import { resolveModel } from '../engine/resolve-model.js';
-import { separateTrack, type TrackTimings } from '../separate-track.js';
+import { separateTrack, type PreviewOptions, type SeparatedPreview, type TrackTimings } from '../separate-track.js';
 import { inferenceRealtimeFactor, stageDuration } from '../../core/metrics.js';
 import { watchCancellation } from './cancellation.js';
 import { progressReporter, stageOutputs, type StagedOutputs, type StembotJob, type WorkerDeps } from './job-context.js';
@@ -20,6 +22,50 @@ const MASTER_FORMAT = { format: 'flac', bitDepth: 24 } as const;
 export const lengthAllowance = (statedSeconds: number): number => statedSeconds * 1.02 + 2;
 /** The download share of the progress bar; separating and encoding run together in the rest. */
 const DOWNLOAD_SHARE = 0.15;
+/** A preview is heard, not kept: small mp3s, quick to post on every platform. */
+const PREVIEW_FORMAT = { format: 'mp3', bitrateKbps: 128 } as const;
+
+/** How far the job is when `f` of what follows the download is done. */
+const afterDownload = (f: number): number => DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * f;
+
+/**
+ * A stage of the engine as the job's progress: downloading first, then the preview's excerpt (its
+ * share the excerpt's length against the whole track's), then separating and encoding the track.
+ */
+function jobProgressOf(progress: SeparationProgress, previewShare: number): { stage: JobStage; fraction: number } | undefined {
+  const wholeTrack = (f: number) => afterDownload(previewShare + (1 - previewShare) * f);
+  if (progress.stage === 'preview') return { stage: 'previewing', fraction: afterDownload(previewShare * progress.fraction) };
+  if (progress.stage === 'separate') return { stage: 'separating', fraction: wholeTrack(0.9 * progress.fraction) };
+  if (progress.stage === 'write') return { stage: 'encoding', fraction: wholeTrack(0.9 + 0.1 * progress.fraction) };
+  return undefined;
+}
+
+/**
+ * The preview for the engine: its stems go under the separation's `preview/` folder and, once
+ * stored, reach core as a progress event. A preview that cannot be stored or reported is logged
+ * and dropped: the whole track goes on, and its result comes as ever.
+ */
+function previewFor(asked: NonNullable<SeparateJobData['preview']>, where: { job: StembotJob; staged: StagedOutputs; folder: string; log: Logger; previewShare: number }): PreviewOptions {
+  const { job, staged, folder, log, previewShare } = where;
+  const keyOf = (stem: string) => `${folder}/${stem}.mp3`;
+  return {
+    seconds: asked.seconds,
+    startSeconds: asked.startSeconds,
+    format: PREVIEW_FORMAT,
+    outputPath: (stem) => staged.pathFor(keyOf(stem)),
+    onReady: async (excerpt: SeparatedPreview) => {
+      try {
+        const stems = await Promise.all(excerpt.stems.map(async (stem) => ({ name: stem.name, storageKey: keyOf(stem.name), bytes: await staged.store(keyOf(stem.name)) })));
+        const { startSeconds, durationSeconds } = excerpt;
+        const progress: JobProgress = { stage: 'previewing', fraction: afterDownload(previewShare), preview: { stems, startSeconds, durationSeconds } };
+        await job.updateProgress(progress);
+        log.info({ startSeconds, durationSeconds }, 'preview stored');
+      } catch (error) {
+        log.warn({ err: (error as Error).message }, 'could not store the preview; separating the whole track without it');
+      }
+    },
+  };
+}
 
 function observeTimings(model: string, durationSeconds: number, timings: TrackTimings): void {
   const seconds = (ms: number) => ms / 1000;
@@ -42,6 +88,10 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
   const cancellation = watchCancellation(deps.em, data.separationId, queueSignal);
   const log = deps.logger.child({ separationId: data.separationId, jobId: job.id, attempt: job.attemptsMade + 1 });
   const prefix = `${separationPrefix(data.separationId)}/masters`;
+  // A retried attempt whose preview was stored already does not make it again.
+  const preview = separation.preview ? undefined : data.preview;
+  const stated = separation.durationSeconds ?? 0;
+  const previewShare = preview && stated >= 2 * preview.seconds ? preview.seconds / (stated + preview.seconds) : 0;
   let input: Readable | undefined;
   let outputs: StagedOutputs | undefined;
   try {
@@ -73,10 +123,11 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       diskReserveBytes: deps.diskMinFreeBytes,
       signal: cancellation.signal,
       onProgress: (p) => {
-        if (p.stage === 'separate') report('separating', DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * 0.9 * p.fraction);
-        else if (p.stage === 'write') report('encoding', DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * (0.9 + 0.1 * p.fraction));
+        const progress = jobProgressOf(p, previewShare);
+        if (progress) report(progress.stage, progress.fraction);
       },
       logger: log,
+      preview: preview && previewFor(preview, { job, staged, folder: `${separationPrefix(data.separationId)}/preview`, log, previewShare }),
     });
     await cancellation.throwIfCancelled();
     report('storing', 1);

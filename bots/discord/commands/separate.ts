@@ -20,7 +20,8 @@ const definition = new SlashCommandBuilder()
   .addStringOption((o) =>
     o.setName('format').setDescription('File format (default: mp3)').addChoices({ name: 'mp3', value: 'mp3' }, { name: 'flac', value: 'flac' }, { name: 'wav', value: 'wav' }, { name: 'opus', value: 'opus' }),
   )
-  .addStringOption((o) => o.setName('model').setDescription('Separation model').setAutocomplete(true));
+  .addStringOption((o) => o.setName('model').setDescription('Separation model').setAutocomplete(true))
+  .addBooleanOption((o) => o.setName('preview').setDescription('Post a short preview while the whole song is separated (default: yes)'));
 
 /** Discord's words for giving a source: its option names. */
 const NO_SOURCE_HELP = 'Give a YouTube link (`link:`) or attach an audio file (`file:`). Try /help for examples.';
@@ -35,6 +36,7 @@ function askOf(interaction: ChatInputCommandInteraction, guildId: string, messag
     stems: interaction.options.getString('stems') ?? undefined,
     format: interaction.options.getString('format') ?? undefined,
     model: interaction.options.getString('model') ?? undefined,
+    preview: interaction.options.getBoolean('preview') ?? undefined,
   };
 }
 

@@ -9,7 +9,7 @@ const mentionSchema = z.object({
   event: z.object({ user: z.string(), channel: z.string(), ts: z.string(), thread_ts: z.string().optional(), text: z.string(), files: z.array(slackFileSchema).optional() }),
 });
 
-/** `@stembot <link> [stems] [format]` (or a mention on an audio file): the request's message goes into the mention's thread. */
+/** `@stembot <link> [stems] [format] [preview:false]` (or a mention on an audio file): the request's message goes into the mention's thread. */
 export async function appMention({ body, client }: SlackEventMiddlewareArgs<'app_mention'> & AllMiddlewareArgs, context: SlackContext): Promise<void> {
   const { team_id: teamId, event } = mentionSchema.parse(body);
   const threadTs = event.thread_ts ?? event.ts;

@@ -7,7 +7,7 @@ import { answerFailure } from './answer-failure.js';
 const commandSchema = z.object({ team_id: z.string(), team_domain: z.string().optional(), channel_id: z.string(), user_id: z.string(), text: z.string() });
 
 /**
- * `/separate <YouTube link> [stems] [format]`. Acked at once (looking at a video can take longer
+ * `/separate <YouTube link> [stems] [format] [preview:false]`. Acked at once (looking at a video can take longer
  * than Slack's 3 s), then the request's message is posted in the channel and updated in place.
  * Slash commands cannot carry files: those come through the message shortcut.
  */

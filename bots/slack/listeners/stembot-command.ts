@@ -21,6 +21,7 @@ const HELP = [
   '*stembot* splits songs into vocals, drums, bass and other.',
   '`/separate https://youtu.be/dQw4w9WgXcQ` — all four stems as mp3, in the message’s thread',
   '`/separate <link> karaoke flac` — vocals + accompaniment as flac',
+  'A long song gets a short preview in the thread first; `/separate <link> preview:false` skips it.',
   'Your own audio file: the message shortcut *Separate stems* on it (⋯ on the message), or send it to me in a DM. `@stembot <link>` works too.',
   '`/stembot jobs` — your recent separations · `/stembot cancel` — stop your latest one',
   `\`/stembot quota\` — this workspace’s limits · admins: \`/stembot quota set daily_minutes 120\`, \`/stembot quota reset\` (limits: ${Object.keys(SETTABLE_LIMITS).join(', ')})`,

@@ -1,5 +1,5 @@
-import type { ProgressView } from '../../chat/message-view.js';
-import { progressLine } from '../../chat/progress-text.js';
+import type { PreviewView, ProgressView } from '../../chat/message-view.js';
+import { previewPostedText, progressLine, spanText } from '../../chat/progress-text.js';
 import { escapeUserText } from './mrkdwn.js';
 import { section, type SlackPayload } from './payload.js';
 
@@ -8,9 +8,22 @@ export const CANCEL_ACTION = 'stembot_cancel';
 
 /** The request's message while it runs: title, stage, a bar, ETA, and a Cancel button that asks first. */
 export function renderProgress(view: ProgressView): SlackPayload {
-  const title = escapeUserText(view.title);
   // The line is plain text (block characters, digits), so it needs no mrkdwn escaping.
-  const line = progressLine(view);
+  return running(view.title, view.requestId, progressLine(view));
+}
+
+/** The request's message once the preview is out; its stems go into the thread (see request-messages.ts). */
+export function renderPreview(view: PreviewView): SlackPayload {
+  return running(view.title, view.requestId, `${previewPostedText(view)} The preview is in the thread.`);
+}
+
+/** The comment on the preview's upload: no mention, the result's will ping. */
+export function renderPreviewComment(view: PreviewView): string {
+  return `Preview of *${escapeUserText(view.title)}* (${spanText(view)}), separated first; the whole song follows here.`;
+}
+
+function running(rawTitle: string, requestId: string, line: string): SlackPayload {
+  const title = escapeUserText(rawTitle);
   return {
     text: `${title}: ${line}`,
     blocks: [
@@ -22,7 +35,7 @@ export function renderProgress(view: ProgressView): SlackPayload {
           {
             type: 'button',
             action_id: CANCEL_ACTION,
-            value: view.requestId,
+            value: requestId,
             text: { type: 'plain_text', text: 'Cancel' },
             confirm: {
               title: { type: 'plain_text', text: 'Cancel this separation?' },

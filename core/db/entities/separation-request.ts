@@ -37,6 +37,8 @@ export const requestOptionsSchema = z.object({
   format: z.enum(OUTPUT_FORMATS).default('mp3'),
   /** The platform's per-file upload limit: lossy formats pick a bitrate that fits under it. */
   maxFileBytes: z.number().int().positive().optional(),
+  /** false: no preview. Absent or true: a preview while the whole track runs, where the operator allows them (PREVIEW_SECONDS). */
+  preview: z.boolean().optional(),
 });
 export type RequestOptions = z.infer<typeof requestOptionsSchema>;
 

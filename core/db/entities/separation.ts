@@ -11,6 +11,14 @@ export interface StoredFile {
   bytes: number;
 }
 
+/** A short excerpt's stems, separated first and posted while the whole track runs. */
+export interface StoredPreview {
+  stems: StoredFile[];
+  /** Where the excerpt lies in the track. */
+  startSeconds: number;
+  durationSeconds: number;
+}
+
 /**
  * A source (YouTube video or uploaded file, by content) run through one model. Requests point at
  * it; it is the unit that is cached and deduplicated, so the engine runs once per source + model.
@@ -27,6 +35,8 @@ export class Separation {
   durationSeconds?: number;
   /** Master stems: the engine's output before per-request stem sets and formats. */
   stems: StoredFile[] = [];
+  /** The preview's stems, once the worker stored them (absent when none was asked for or made). */
+  preview?: StoredPreview;
   errorCode?: string;
   errorMessage?: string;
   attempts = 0;
@@ -60,6 +70,7 @@ export const SeparationSchema = new EntitySchema<Separation>({
     title: { type: 'string', length: 500, nullable: true },
     durationSeconds: { type: 'double', nullable: true },
     stems: { type: 'json' },
+    preview: { type: 'json', nullable: true },
     errorCode: { type: 'string', length: 64, nullable: true },
     errorMessage: { type: 'text', nullable: true },
     attempts: { type: 'integer' },

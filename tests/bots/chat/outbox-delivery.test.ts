@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatSurface } from '../../../bots/chat/chat-surface.js';
 import type { RequestMessageView } from '../../../bots/chat/message-view.js';
 import { OutboxDelivery } from '../../../bots/chat/outbox-delivery.js';
+import type { DeliveryKind } from '../../../core/db/entities/delivery.js';
 import type { ClaimedDelivery, ClaimOptions } from '../../../core/delivery/outbox.js';
 import type { RequestSummary } from '../../../core/requests/request-queries.js';
 import { RequestUpdates } from '../../../core/request-updates.js';
@@ -29,7 +30,7 @@ const finished = (overrides: Partial<RequestSummary>): RequestSummary => ({
 });
 
 /** An outbox holding one claimable row, recording what happened to it. */
-function fakeOutbox(request: RequestSummary, attempts = 0) {
+function fakeOutbox(request: RequestSummary, attempts = 0, kind: DeliveryKind = 'result') {
   let claimed = false;
   const log: string[] = [];
   return {
@@ -39,7 +40,7 @@ function fakeOutbox(request: RequestSummary, attempts = 0) {
         log.push(`claim ${options.platform}`);
         if (claimed) return [];
         claimed = true;
-        return [{ deliveryId: '0b0c6f2e-0000-4000-8000-000000000001', request, attempts }];
+        return [{ deliveryId: '0b0c6f2e-0000-4000-8000-000000000001', kind, request, attempts }];
       },
       renew: async () => true,
       complete: async () => (log.push('complete'), true),
@@ -67,12 +68,13 @@ function fakeSurface(behaviour: { showFails?: Error; carries?: boolean; explains
   return { surface, shown };
 }
 
-async function deliverOnce(request: RequestSummary, surface: ChatSurface<FakeMessage>, attempts = 0): Promise<string[]> {
-  const { outbox, log } = fakeOutbox(request, attempts);
+async function deliverOnce(request: RequestSummary, surface: ChatSurface<FakeMessage>, attempts = 0, kind: DeliveryKind = 'result'): Promise<string[]> {
+  const { outbox, log } = fakeOutbox(request, attempts, kind);
   const updates = new RequestUpdates();
   const storage = { kind: 'local', pathOf: (key: string) => `/data/${key}`, size: async () => undefined };
   const stemsLink = async () => ({ url: 'https://stembot.example/s/token', expiresAt: new Date('2026-11-29T00:00:00Z') });
-  const delivery = new OutboxDelivery({ outbox: outbox as never, storage: storage as never, subscribe: updates.subscribe.bind(updates), stemsLink }, surface, pino({ level: 'silent' }));
+  const rememberMessage = async () => void log.push('remember');
+  const delivery = new OutboxDelivery({ outbox: outbox as never, storage: storage as never, subscribe: updates.subscribe.bind(updates), stemsLink, rememberMessage }, surface, pino({ level: 'silent' }));
   delivery.start();
   await expect.poll(() => log.includes('complete') || log.some((line) => line.startsWith('fail'))).toBe(true);
   await delivery.stop();
@@ -113,6 +115,47 @@ describe('OutboxDelivery', () => {
     const retried = await deliverOnce(finished({}), fakeSurface({ showFails: new Error('not_in_channel') }).surface);
     expect(retried).toContain('fail not_in_channel');
     expect(retried).not.toContain('complete');
+  });
+
+  describe('a preview', () => {
+    const running = finished({
+      state: 'running',
+      files: [],
+      options: { stems: 'karaoke', format: 'mp3' },
+      preview: { stems: [{ name: 'vocals', storageKey: 'separations/s-1/preview/vocals.mp3', bytes: 480_000 }, { name: 'drums', storageKey: 'separations/s-1/preview/drums.mp3', bytes: 470_000 }], startSeconds: 40, durationSeconds: 30 },
+    });
+
+    it('goes into a running request’s message as its excerpt’s stems, named apart from the result’s', async () => {
+      const { surface, shown } = fakeSurface();
+      expect(await deliverOnce(running, surface, 0, 'preview')).toContain('complete');
+      expect(shown.map((entry) => entry.view)).toEqual([
+        {
+          kind: 'preview',
+          requestId: 'r-1',
+          title: 'Song',
+          startSeconds: 40,
+          durationSeconds: 30,
+          files: [
+            { name: 'preview-vocals.mp3', path: '/data/separations/s-1/preview/vocals.mp3', bytes: 480_000 },
+            { name: 'preview-drums.mp3', path: '/data/separations/s-1/preview/drums.mp3', bytes: 470_000 },
+          ],
+        },
+      ]);
+    });
+
+    it('is not posted once its request has finished: it would cover the result', async () => {
+      for (const state of ['completed', 'failed', 'cancelled'] as const) {
+        const { surface, shown } = fakeSurface();
+        expect(await deliverOnce({ ...running, state }, surface, 0, 'preview')).toContain('complete');
+        expect(shown).toEqual([]);
+      }
+    });
+
+    it('that cannot be posted is failed, not explained as a result that could not be posted', async () => {
+      const log = await deliverOnce(running, fakeSurface({ showFails: new Error('Missing Access'), explains: true }).surface, 0, 'preview');
+      expect(log).toContain('fail Missing Access');
+      expect(log).not.toContain('complete');
+    });
   });
 
   it('drops a delivery whose stored message is not this platform’s', async () => {

@@ -60,6 +60,9 @@ describe('buildSubmitInput', () => {
       options: { stems: 'single', stem: 'drums', format: 'mp3', maxFileBytes: 8 },
     });
     expect(buildSubmitInput({ ...ask, format: 'flac' }, HELP).options).toEqual({ stems: 'all', format: 'flac', maxFileBytes: undefined });
+    expect(buildSubmitInput({ ...ask, preview: false }, HELP).options).toStrictEqual({ stems: 'all', format: 'mp3', maxFileBytes: undefined, preview: false });
+    // Only a no is written down: core and the operator's setting decide the rest.
+    expect(buildSubmitInput({ ...ask, preview: true }, HELP).options).not.toHaveProperty('preview');
   });
 });
 

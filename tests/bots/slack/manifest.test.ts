@@ -49,7 +49,7 @@ describe('Slack app manifest', () => {
 
   it('shows users the command hints and shortcut name they look for, and keeps the Messages tab open for DMs', () => {
     expect(socket.features.slash_commands.map((c) => [c.command, c.usage_hint])).toEqual([
-      ['/separate', '<YouTube link> [stems] [format]'],
+      ['/separate', '<YouTube link> [stems] [format] [preview:false]'],
       ['/stembot', 'jobs | quota | cancel | status | help | quota set <limit> <value>'],
     ]);
     expect(socket.features.shortcuts).toEqual([expect.objectContaining({ name: 'Separate stems', type: 'message', callback_id: 'separate_stems' })]);

@@ -4,7 +4,7 @@ import { planAttachments, type DeliverableFile } from '../../../../bots/chat/att
 import { refusalFor } from '../../../../bots/chat/failure-reference.js';
 import type { ResultView } from '../../../../bots/chat/message-view.js';
 import { UserError } from '../../../../core/errors.js';
-import { renderProgress } from '../../../../bots/discord/render/progress.js';
+import { renderPreview, renderProgress } from '../../../../bots/discord/render/progress.js';
 import { renderRefusal } from '../../../../bots/discord/render/refusal.js';
 import { renderResult } from '../../../../bots/discord/render/result.js';
 import { renderStatus } from '../../../../bots/discord/render/status.js';
@@ -23,6 +23,19 @@ describe('Discord renderers', () => {
     expect(message.content).toBe('**Song**\nSeparating ██████████░░░░░░░░░░ 50% · about 1 min 15 s left');
     expect(JSON.stringify(message.components)).toContain('cancel:3f1c1c9e-0000-4000-8000-000000000000');
     expect(renderProgress({ kind: 'progress', requestId: 'x', title: 'Song', stage: 'queued', fraction: 0, position: 2 }).content).toContain('Queued (2 ahead)');
+  });
+
+  it('says where the preview lies once it is out, and keeps the Cancel button beside its files', () => {
+    const span = { startSeconds: 70.4, durationSeconds: 30 };
+    const progress = renderProgress({ kind: 'progress', requestId: 'x', title: 'Song', stage: 'separating', fraction: 0.4, preview: span });
+    expect(progress.content).toBe('**Song**\nPreview (1:10–1:40) posted; separating the whole song… ████████░░░░░░░░░░░░ 40%');
+    expect(renderProgress({ kind: 'progress', requestId: 'x', title: 'Song', stage: 'rendering', fraction: 0.9, preview: span }).content).toContain('Preview (1:10–1:40) posted; preparing files ');
+    expect(renderProgress({ kind: 'progress', requestId: 'x', title: 'Song', stage: 'previewing', fraction: 0.2 }).content).toContain('Separating a preview ');
+    const files = [{ name: 'preview-vocals.mp3', path: '/tmp/v.mp3', bytes: 480_000 }];
+    const preview = renderPreview({ kind: 'preview', requestId: 'r-1', title: 'Song', files, ...span });
+    expect(preview.content).toBe('**Song**\nPreview (1:10–1:40) posted; separating the whole song…');
+    expect(preview.files).toHaveLength(1);
+    expect(JSON.stringify(preview.components)).toContain('cancel:r-1');
   });
 
   it('attaches what fits and names what does not, with what would', () => {

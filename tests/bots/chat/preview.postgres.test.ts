@@ -1,0 +1,3 @@
+import { previewEndToEnd } from './preview-suite.js';
+
+previewEndToEnd('postgres', ['discord']);
