@@ -2,6 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
+import { physicalCores } from './cpu-cores.js';
 
 export const deviceSchema = z.enum(['cpu', 'cuda', 'auto']);
 /** `auto`: CUDA where onnxruntime has it, else CPU. */
@@ -9,8 +10,8 @@ export type Device = z.infer<typeof deviceSchema>;
 
 export interface SessionSettings {
   device: Device;
-  /** onnxruntime intra-op threads; undefined lets onnxruntime pick (all cores). */
-  intraOpThreads?: number;
+  /** onnxruntime intra-op threads. Default: the machine's physical cores. */
+  intraOpThreads?: number | undefined;
 }
 
 export interface OpenSession {
@@ -25,14 +26,38 @@ const ORT_LOG_ERRORS_ONLY = 3;
 // hundreds of MB, and a session serves concurrent runs.
 const sessions = new Map<string, Promise<OpenSession>>();
 
-async function create(model: Uint8Array, provider: 'cpu' | 'cuda', settings: SessionSettings): Promise<ort.InferenceSession> {
-  // onnxruntime's own warnings go straight to stderr, bypassing our logs; keep only its errors.
-  const options: ort.InferenceSession.SessionOptions = { executionProviders: [provider], logSeverityLevel: ORT_LOG_ERRORS_ONLY };
-  if (settings.intraOpThreads !== undefined) options.intraOpNumThreads = settings.intraOpThreads;
-  return ort.InferenceSession.create(model, options);
+/**
+ * The options every session gets, chosen rather than left to onnxruntime's defaults:
+ * - intra-op threads = physical cores: a Demucs graph is a chain of large convolutions and
+ *   matmuls, and hyper-threads sharing an FPU only add contention;
+ * - one inter-op thread and sequential execution: the graph has no parallel branches worth a
+ *   second pool, and each chunk's run already uses every core;
+ * - every graph optimisation, the CPU arena and memory patterns: the same shapes run for every
+ *   chunk, so buffers planned on the first run are reused by the rest;
+ * - no spinning: idle intra-op threads otherwise busy-wait after each operator and between runs,
+ *   taking the cores the STFT workers and the ffmpeg encoders need while a track is separated
+ *   (measured on 2 cores: see the note on issue 13).
+ */
+export function sessionOptions(provider: 'cpu' | 'cuda', settings: SessionSettings): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    // onnxruntime's own warnings go straight to stderr, bypassing our logs; keep only its errors.
+    logSeverityLevel: ORT_LOG_ERRORS_ONLY,
+    intraOpNumThreads: settings.intraOpThreads ?? physicalCores(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
 }
 
-async function open(model: Uint8Array, fileName: string, settings: SessionSettings, log: Logger): Promise<OpenSession> {
+async function create(model: Uint8Array, provider: 'cpu' | 'cuda', settings: SessionSettings): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, sessionOptions(provider, settings));
+}
+
+async function load(model: Uint8Array, fileName: string, settings: SessionSettings, log: Logger): Promise<OpenSession> {
   const corrupt = (cause: unknown): UserError =>
     new UserError('model_corrupt', `The model file ${fileName} could not be loaded; it is damaged or not an ONNX model.`, { cause });
   if (settings.device === 'cpu') {
@@ -51,6 +76,13 @@ async function open(model: Uint8Array, fileName: string, settings: SessionSettin
     log.info({ model: fileName, err: cudaError }, 'cuda unavailable, using cpu');
     return { session, provider: 'cpu' };
   }
+}
+
+async function open(model: Uint8Array, fileName: string, settings: SessionSettings, log: Logger): Promise<OpenSession> {
+  const opened = await load(model, fileName, settings, log);
+  const { intraOpNumThreads, interOpNumThreads, executionMode, graphOptimizationLevel, enableCpuMemArena, enableMemPattern, extra } = sessionOptions(opened.provider, settings);
+  log.info({ model: fileName, provider: opened.provider, intraOpNumThreads, interOpNumThreads, executionMode, graphOptimizationLevel, enableCpuMemArena, enableMemPattern, extra }, 'onnx session opened');
+  return opened;
 }
 
 /**
