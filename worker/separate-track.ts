@@ -13,7 +13,7 @@ import { DiskGuard, diskBytesPerFrame } from './disk-space.js';
 export interface TrackTimings {
   decodeMs: number;
   inferenceMs: number;
-  /** Chunk reads, overlap-add and STFT/iSTFT on the host: the engine's own work around the model. */
+  /** Overlap-add and STFT/iSTFT on the host: the engine's own work around the model. */
   overlapAddMs: number;
   stftMs: number;
   encodeMs: number;
@@ -49,6 +49,13 @@ export interface SeparateTrackOptions {
   /** Separate a short excerpt first and hand it over before the whole track (tracks under twice its length get none). */
   preview?: PreviewOptions;
 }
+
+/**
+ * What previews are encoded as: small mp3s, quick to post. lame at quality 7 encodes about four
+ * times faster than demucs' 2 (measured: 0.36 s against 1.5 s per 30 s stem on this project's
+ * 2-core machine), and a preview is heard once, in chat, before the real stems arrive.
+ */
+export const PREVIEW_FORMAT = { format: 'mp3', bitrateKbps: 128, quality: 7 } as const;
 
 export interface PreviewOptions {
   /** Where the excerpt starts (the link's `t=`); default a third of the way in. Clamped to fit. */

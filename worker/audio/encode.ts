@@ -10,7 +10,12 @@ import { packSamples, type SampleKind } from './pcm.js';
 
 /** One output file's format. Defaults follow the demucs CLI (`--mp3-bitrate 320`, 16-bit wav/flac unless asked). */
 export const encodeFormatSchema = z.discriminatedUnion('format', [
-  z.object({ format: z.literal('mp3'), bitrateKbps: z.number().int().min(32).max(320).default(320) }),
+  z.object({
+    format: z.literal('mp3'),
+    bitrateKbps: z.number().int().min(32).max(320).default(320),
+    /** lame's algorithm quality (`-q`, 0 best, 9 fastest); 2 is demucs' `--mp3-preset` default. */
+    quality: z.number().int().min(0).max(9).default(2),
+  }),
   z.object({ format: z.literal('flac'), bitDepth: z.union([z.literal(16), z.literal(24)]).default(16) }),
   z.object({ format: z.literal('wav'), bitDepth: z.union([z.literal(16), z.literal(24), z.literal(32)]).default(16) }),
   // 192 kbps stereo is transparent for music with libopus; demucs has no opus output to follow.
@@ -63,8 +68,8 @@ const WAV_DEPTHS: Record<16 | 24 | 32, { input: SampleKind; codec: string }> = {
 function planFor(format: EncodeFormat, sampleRate: number): EncodePlan {
   switch (format.format) {
     case 'mp3':
-      // compression_level is lame's algorithm quality: 2 is demucs' default `--mp3-preset`.
-      return { input: 'lame16', codecArgs: ['-c:a', 'libmp3lame', '-b:a', `${format.bitrateKbps}k`, '-compression_level', '2', '-f', 'mp3'] };
+      // compression_level is lame's algorithm quality.
+      return { input: 'lame16', codecArgs: ['-c:a', 'libmp3lame', '-b:a', `${format.bitrateKbps}k`, '-compression_level', String(format.quality), '-f', 'mp3'] };
     case 'flac':
       return format.bitDepth === 16
         ? { input: 'pcm16', codecArgs: ['-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac'] }
@@ -109,8 +114,12 @@ async function ensureWritableDir(dir: string): Promise<void> {
 /** Bytes queued for one encoder's stdin before a write waits (about 24 s of 16-bit stereo). */
 const ENCODER_BACKLOG_BYTES = 4 * 2 ** 20;
 
+/** Packed buffers an encoder keeps for reuse. */
+const SPARE_BUFFERS = 4;
+
 class FfmpegEncoder implements StemEncoder {
   private state: 'open' | 'ended' | 'aborted' = 'open';
+  private readonly spare: ArrayBuffer[] = [];
   private readonly stdin: Writable;
 
   constructor(
@@ -124,7 +133,10 @@ class FfmpegEncoder implements StemEncoder {
 
   async write(planar: Float32Array[]): Promise<void> {
     this.assertOpen();
-    this.stdin.write(packSamples(planar, this.kind));
+    // Packed bytes are the largest allocation per block; once a write has gone to the pipe, its
+    // buffer packs a later block.
+    const packed = packSamples(planar, this.kind, this.spare.pop());
+    this.stdin.write(packed, () => this.spare.length < SPARE_BUFFERS && this.spare.push(packed.buffer as ArrayBuffer));
     // A few MB may queue for ffmpeg: waiting for every 64 KB pipe to empty would stall the
     // engine on each encoder in turn, while a bounded backlog lets both run at their own pace.
     if (this.stdin.writableLength <= ENCODER_BACKLOG_BYTES) return;

@@ -11,22 +11,30 @@ export type SampleKind = 'f32' | 'pcm16' | 'pcm24' | 'lame16';
 // The packers write through typed-array views, whose byte order is the host's; ffmpeg reads little-endian.
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('stembot needs a little-endian host');
 
-/** Interleaves planar stereo `[2][n]` into little-endian bytes of the given kind. */
-export function packSamples(planar: Float32Array[], kind: SampleKind): Buffer {
+/** Bytes per stereo frame of each kind. */
+export const PACKED_FRAME_BYTES: Record<SampleKind, number> = { f32: 8, pcm16: 4, lame16: 4, pcm24: 8 };
+
+/**
+ * Interleaves planar stereo `[2][n]` into little-endian bytes of the given kind, into `reuse`
+ * when it is big enough (a buffer the caller is done with), else into a new one.
+ */
+export function packSamples(planar: Float32Array[], kind: SampleKind, reuse?: ArrayBuffer): Buffer {
   const [left, right] = planar;
   if (planar.length !== 2 || !left || !right || left.length !== right.length) {
     throw new RangeError(`expected planar stereo [2][n], got ${planar.length} channel(s)`);
   }
+  const bytes = left.length * PACKED_FRAME_BYTES[kind];
+  const into = reuse && reuse.byteLength >= bytes ? reuse : new ArrayBuffer(bytes);
   // One monomorphic loop per kind: this runs for every sample of every stem.
   switch (kind) {
     case 'f32':
-      return bytesOf(packF32(left, right));
+      return bytesOf(packF32(left, right, new Float32Array(into, 0, 2 * left.length)));
     case 'pcm16':
-      return bytesOf(packPcm16(left, right));
+      return bytesOf(packPcm16(left, right, new Int16Array(into, 0, 2 * left.length)));
     case 'pcm24':
-      return bytesOf(packPcm24(left, right));
+      return bytesOf(packPcm24(left, right, new Int32Array(into, 0, 2 * left.length)));
     case 'lame16':
-      return bytesOf(packLame16(left, right));
+      return bytesOf(packLame16(left, right, new Int16Array(into, 0, 2 * left.length)));
   }
 }
 
@@ -34,8 +42,7 @@ function bytesOf(samples: Float32Array | Int16Array | Int32Array): Buffer {
   return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
 }
 
-function packF32(left: Float32Array, right: Float32Array): Float32Array {
-  const out = new Float32Array(2 * left.length);
+function packF32(left: Float32Array, right: Float32Array, out: Float32Array): Float32Array {
   for (let i = 0; i < left.length; i++) {
     out[2 * i] = left[i]!;
     out[2 * i + 1] = right[i]!;
@@ -43,8 +50,7 @@ function packF32(left: Float32Array, right: Float32Array): Float32Array {
   return out;
 }
 
-function packPcm16(left: Float32Array, right: Float32Array): Int16Array {
-  const out = new Int16Array(2 * left.length);
+function packPcm16(left: Float32Array, right: Float32Array, out: Int16Array): Int16Array {
   for (let i = 0; i < left.length; i++) {
     out[2 * i] = scaleRoundClip(left[i]!, 32768);
     out[2 * i + 1] = scaleRoundClip(right[i]!, 32768);
@@ -52,8 +58,7 @@ function packPcm16(left: Float32Array, right: Float32Array): Int16Array {
   return out;
 }
 
-function packPcm24(left: Float32Array, right: Float32Array): Int32Array {
-  const out = new Int32Array(2 * left.length);
+function packPcm24(left: Float32Array, right: Float32Array, out: Int32Array): Int32Array {
   for (let i = 0; i < left.length; i++) {
     out[2 * i] = scaleRoundClip(left[i]!, 8388608) * 256;
     out[2 * i + 1] = scaleRoundClip(right[i]!, 8388608) * 256;
@@ -61,8 +66,7 @@ function packPcm24(left: Float32Array, right: Float32Array): Int32Array {
   return out;
 }
 
-function packLame16(left: Float32Array, right: Float32Array): Int16Array {
-  const out = new Int16Array(2 * left.length);
+function packLame16(left: Float32Array, right: Float32Array, out: Int16Array): Int16Array {
   for (let i = 0; i < left.length; i++) {
     out[2 * i] = lameInt16(left[i]!);
     out[2 * i + 1] = lameInt16(right[i]!);

@@ -14,13 +14,13 @@ import { loadModel } from '../engine/model.js';
 import { deviceSchema, type Device } from '../engine/session.js';
 import { resolveModel } from '../engine/resolve-model.js';
 import { claimProcessTempDir } from '../process-temp-dir.js';
-import { separateTrack, type SeparatedTrack } from '../separate-track.js';
+import { PREVIEW_FORMAT, separateTrack, type SeparatedTrack } from '../separate-track.js';
 
 export interface SeparateCommandDeps {
   modelsDir: string;
   ffmpegPath?: string;
   device: Device;
-  /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
+  /** onnxruntime intra-op threads; 0 means one per physical core. */
   threads: number;
   /** TEMP_DIR: this run takes a folder of its own under it. */
   tempDir: string;
@@ -30,9 +30,6 @@ export interface SeparateCommandDeps {
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
-
-/** The bot's preview: small mp3s, quick to post. */
-const PREVIEW_FORMAT = { format: 'mp3', bitrateKbps: 128 } as const;
 
 interface TrackSummary {
   track: string;

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
-import { runChunks, type ComputeTimings } from './infer.js';
+import { outputBuffers, runChunks, type ComputeTimings } from './infer.js';
 import type { LoadedModel } from './model.js';
 import { OverlapAdd, PassAverage, transitionWeight, type Block } from './overlap-add.js';
 import { NORMALISATION_EPSILON, TrackSpool } from './spool.js';
@@ -53,7 +53,7 @@ export const separationSettingsSchema = z.object({
 export type SeparationSettings = z.input<typeof separationSettingsSchema>;
 
 export interface StageTimings extends ComputeTimings {
-  /** Reading chunks back from the spool, overlap-add, averaging and de-normalising. */
+  /** Overlap-add, averaging and de-normalising (chunk reads run while the model works, uncounted). */
   overlapAddMs: number;
 }
 
@@ -145,17 +145,25 @@ function planChunks(passes: readonly Pass[], segment: number, stride: number): C
  * `[K,2,n]` de-normalised sources -> one planar `[2][n]` block per stem, as views of the block
  * (valid until the next chunk is overlap-added; the writers take them before then).
  */
-function toStems(block: Block, sources: number, keep: number | undefined): Float32Array[][] {
+function toStems(block: Block, sources: number, keep: number | undefined): { planar: Float32Array[][]; peaks: number[] | undefined } {
   const { length: n, data } = block;
   const row = (k: number, c: number): Float32Array => data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n);
   const all = Array.from({ length: sources }, (_, k) => [row(k, 0), row(k, 1)]);
-  if (keep === undefined) return all;
+  if (keep === undefined) {
+    const { peaks } = block;
+    return { planar: all, peaks: peaks && all.map((_, k) => peakOfRows(peaks[2 * k] as number, peaks[2 * k + 1] as number)) };
+  }
   const rest = [new Float32Array(n), new Float32Array(n)];
   for (const [k, source] of all.entries()) {
     if (k === keep) continue;
     for (const [c, r] of rest.entries()) addInto(r, source[c] as Float32Array);
   }
-  return [all[keep] as Float32Array[], rest];
+  return { planar: [all[keep] as Float32Array[], rest], peaks: undefined };
+}
+
+/** The larger of two peaks, NaN if either is (as a peak over both rows' samples would be). */
+function peakOfRows(a: number, b: number): number {
+  return Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.max(a, b);
 }
 
 function addInto(sum: Float32Array, x: Float32Array): void {
@@ -234,17 +242,21 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
 
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
+    // One set of input chunks for the whole track: a batch is read only once the model is done
+    // with the one before, so the buffers are free again by then.
+    // Outputs alternate between two sets: one is overlap-added while the model fills the other.
+    const inputs = Array.from({ length: batchSize }, () => new Float32Array(2 * S)); // [2,S] each
+    const outputSets = [outputBuffers(model.contract, batchSize), outputBuffers(model.contract, batchSize)]; // [K,2,S] each
+    let calls = 0;
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
-      const started = performance.now();
-      const chunks: Float32Array[] = []; // [2,S] each
-      for (const job of batch) {
-        const chunk = new Float32Array(2 * S);
+      const chunks = inputs.slice(0, batch.length);
+      for (const [i, job] of batch.entries()) {
+        const chunk = chunks[i] as Float32Array;
         const readFrom = (passes[job.pass] as Pass).start + job.offset - Math.floor((S - job.used) / 2);
         await track.readNormalised(readFrom, [chunk.subarray(0, S), chunk.subarray(S)]);
-        chunks.push(chunk);
       }
-      timings.overlapAddMs += performance.now() - started;
-      return runChunks(model, chunks, timings); // [K,2,S] each
+      const outputs = (outputSets[calls++ % 2] as Float32Array[]).slice(0, batch.length);
+      return runChunks(model, chunks, timings, outputs); // [K,2,S] each
     };
     // Stages, not phases: the model works on the next batch while this one is overlap-added
     // and handed to the encoders.
@@ -267,7 +279,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
         const ready = average.take();
         const stemBlocks = ready && toStems(ready, K, keep);
         timings.overlapAddMs += performance.now() - started;
-        if (stemBlocks) await output.write(stemBlocks);
+        if (stemBlocks) await output.write(stemBlocks.planar, stemBlocks.peaks);
       }
       onProgress?.({ stage: 'separate', fraction: (b + 1) / batches.length, timings: { ...timings } });
     }

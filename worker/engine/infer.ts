@@ -90,9 +90,9 @@ async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: r
     feeds[contract.spectrogramInput] = new ort.Tensor('float32', split.specFeed, [B, ...spec]);
     fetches[contract.spectrogramOutput] = new ort.Tensor('float32', split.freqOut, [B, K, ...spec]);
   }
-  const running = performance.now();
   const results = await session.run(feeds, fetches);
-  timings.sessionRunMs += performance.now() - running;
+  // Inside onnxruntime, on the inference thread: the rest of inferenceMs is ours (the hop there and back, copies).
+  timings.sessionRunMs += session.lastRunMs;
   // Caller buffers scattered over memory cannot be one output tensor: copied out once.
   if (!time) {
     const all = float32(results[contract.waveformOutput]);

@@ -1,16 +1,16 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type * as ort from 'onnxruntime-node';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { detectContract, type ModelContract } from './contract.js';
 import { checkSourceNames, parseModelMetadata, sourceNames, type ModelMetadata } from './model-metadata.js';
+import type { ModelSession } from './inference-thread.js';
 import { getSession, type SessionSettings } from './session.js';
 
 /** A model ready to separate with: its session, contract, source names and sample rate. */
 export interface LoadedModel {
   path: string;
-  session: ort.InferenceSession;
+  session: ModelSession;
   provider: 'cpu' | 'cuda';
   contract: ModelContract;
   sources: string[];

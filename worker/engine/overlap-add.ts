@@ -3,6 +3,8 @@ export interface Block {
   start: number;
   length: number;
   data: Float32Array;
+  /** Per row, the largest |sample| in `data` (NaN if any is NaN), when the producer measured it on the way. */
+  peaks?: Float32Array;
 }
 
 /**
@@ -76,15 +78,28 @@ export class OverlapAdd {
     const data = this.released.subarray(0, this.rows * final);
     for (let i = 0; i < overlapped; i++) norm[i] = scale / ((weights[i] as number) + (weight[i] as number));
     // Locals, not `this.` fields, in the loops: V8 then keeps the typed arrays in registers.
+    // The rows' peaks are taken as the samples are made: the stems' clip decision then needs no
+    // pass of its own over every sample.
+    const peaks = new Float32Array(this.rows);
     for (let r = 0; r < this.rows; r++) {
       const row = r * segment;
       const from = row + trim;
       const into = r * final;
+      let peak = 0;
       for (let i = 0; i < overlapped; i++) {
-        data[into + i] = ((sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number)) * (norm[i] as number) + mean;
+        const value = ((sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number)) * (norm[i] as number) + mean;
+        data[into + i] = value;
+        const level = Math.abs(value);
+        if (level > peak || level !== level) peak = level;
       }
       // Covered by this chunk alone: the weight divides out, (w * x) / w = x.
-      for (let i = overlapped; i < final; i++) data[into + i] = (output[from + i] as number) * scale + mean;
+      for (let i = overlapped; i < final; i++) {
+        const value = (output[from + i] as number) * scale + mean;
+        data[into + i] = value;
+        const level = Math.abs(value);
+        if (level > peak || level !== level) peak = level;
+      }
+      peaks[r] = peak;
       // The part the next chunks overlap slides to the window's start as it is summed: position
       // i - final is written only after position i was read.
       for (let i = final; i < used; i++) sums[row + i - final] = (sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number);
@@ -93,7 +108,7 @@ export class OverlapAdd {
     for (let i = final; i < used; i++) weights[i - final] = (weights[i] as number) + (weight[i] as number);
     weights.fill(0, Math.max(0, used - final), Math.max(this.held, used));
     this.held = used - final;
-    const block = { start: this.windowStart, length: final, data };
+    const block = { start: this.windowStart, length: final, data, peaks };
     this.windowStart += final;
     return block;
   }

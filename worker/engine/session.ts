@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
 import { physicalCores } from './cpu-cores.js';
+import { createThreadedSession, type ModelSession } from './inference-thread.js';
 
 export const deviceSchema = z.enum(['cpu', 'cuda', 'auto']);
 /** `auto`: CUDA where onnxruntime has it, else CPU. */
@@ -15,7 +16,7 @@ export interface SessionSettings {
 }
 
 export interface OpenSession {
-  session: ort.InferenceSession;
+  session: ModelSession;
   provider: 'cpu' | 'cuda';
 }
 
@@ -53,8 +54,9 @@ export function sessionOptions(provider: 'cpu' | 'cuda', settings: SessionSettin
   };
 }
 
-async function create(model: Uint8Array, provider: 'cpu' | 'cuda', settings: SessionSettings): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, sessionOptions(provider, settings));
+/** On the process' inference thread, so a running chunk never blocks the event loop (see inference-thread.ts). */
+async function create(model: Uint8Array, provider: 'cpu' | 'cuda', settings: SessionSettings): Promise<ModelSession> {
+  return createThreadedSession(model, sessionOptions(provider, settings));
 }
 
 async function load(model: Uint8Array, fileName: string, settings: SessionSettings, log: Logger): Promise<OpenSession> {
@@ -92,7 +94,14 @@ async function open(model: Uint8Array, fileName: string, settings: SessionSettin
 export function getSession(key: string, model: () => Promise<Uint8Array>, fileName: string, settings: SessionSettings, log: Logger): Promise<OpenSession> {
   const cacheKey = `${key}|${settings.device}|${settings.intraOpThreads ?? ''}`;
   const cached = sessions.get(cacheKey);
-  if (cached) return cached;
+  if (cached) {
+    // A session whose inference thread died is opened again on a new one.
+    return cached.then((opened) => {
+      if (opened.session.usable) return opened;
+      if (sessions.get(cacheKey) === cached) sessions.delete(cacheKey);
+      return getSession(key, model, fileName, settings, log);
+    });
+  }
   const opening = model().then((bytes) => open(bytes, fileName, settings, log));
   sessions.set(cacheKey, opening);
   opening.catch(() => sessions.delete(cacheKey));

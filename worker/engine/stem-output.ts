@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 
 /**
@@ -56,9 +57,18 @@ export class StemOutput {
     return new StemOutput(stems, clip, openStem);
   }
 
-  /** One planar `[2][n]` block per stem, in stem order. */
-  async write(blocks: readonly Float32Array[][]): Promise<void> {
-    await Promise.all(this.stems.map((stem, i) => this.writeStem(stem, blocks[i] as Float32Array[])));
+  /** One planar `[2][n]` block per stem, in stem order, with each block's peak |sample| when the caller already knows it. */
+  async write(blocks: readonly Float32Array[][], peaks?: readonly number[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const [i, stem] of this.stems.entries()) {
+      // Each stem's peak and packing gets a turn of the event loop of its own: in the all-in-one
+      // process, chat replies and queue locks get in between.
+      await nextTurn();
+      const write = this.writeStem(stem, blocks[i] as Float32Array[], peaks?.[i]);
+      write.catch(() => undefined); // met by Promise.all below; not unhandled while the next turn waits
+      writes.push(write);
+    }
+    await Promise.all(writes);
   }
 
   /** Rewrites the stems that need a gain from their spools, ends every writer; returns each stem's peak and gain. */
@@ -95,8 +105,9 @@ export class StemOutput {
     }
   }
 
-  private async writeStem(stem: Stem, planar: Float32Array[]): Promise<void> {
-    for (const channel of planar) stem.peak = peakOf(channel, stem.peak);
+  private async writeStem(stem: Stem, planar: Float32Array[], peak: number | undefined): Promise<void> {
+    if (peak === undefined) for (const channel of planar) stem.peak = peakOf(channel, stem.peak);
+    else stem.peak = Number.isNaN(stem.peak) || Number.isNaN(peak) ? Number.NaN : Math.max(stem.peak, peak);
     if (this.clip === 'clamp') for (const channel of planar) clamp(channel);
     await Promise.all([stem.writer.write(planar), stem.spool && spool(stem, stem.spool, planar)]);
   }

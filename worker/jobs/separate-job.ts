@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logging.js';
 import type { SeparationProgress } from '../engine/apply.js';
 import { loadModel } from '../engine/model.js';
 import { resolveModel } from '../engine/resolve-model.js';
-import { separateTrack, type PreviewOptions, type SeparatedPreview, type TrackTimings } from '../separate-track.js';
+import { PREVIEW_FORMAT, separateTrack, type PreviewOptions, type SeparatedPreview, type TrackTimings } from '../separate-track.js';
 import { inferenceRealtimeFactor, stageDuration } from '../../core/metrics.js';
 import { watchCancellation } from './cancellation.js';
 import { progressReporter, stageOutputs, type StagedOutputs, type StembotJob, type WorkerDeps } from './job-context.js';
@@ -22,8 +22,6 @@ const MASTER_FORMAT = { format: 'flac', bitDepth: 24 } as const;
 export const lengthAllowance = (statedSeconds: number): number => statedSeconds * 1.02 + 2;
 /** The download share of the progress bar; separating and encoding run together in the rest. */
 const DOWNLOAD_SHARE = 0.15;
-/** A preview is heard, not kept: small mp3s, quick to post on every platform. */
-const PREVIEW_FORMAT = { format: 'mp3', bitrateKbps: 128 } as const;
 
 /** How far the job is when `f` of what follows the download is done. */
 const afterDownload = (f: number): number => DOWNLOAD_SHARE + (1 - DOWNLOAD_SHARE) * f;

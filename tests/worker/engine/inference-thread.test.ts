@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { createThreadedSession } from '../../../worker/engine/inference-thread.js';
+import { HTDEMUCS_SEGMENT } from '../../../worker/engine/registry.js';
+import { FRACTIONS, writeModel } from '../../support/onnx-models.js';
+
+const S = HTDEMUCS_SEGMENT;
+const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: 1 };
+
+async function htdemucsShaped() {
+  return createThreadedSession(await readFile(await writeModel({ contract: 'waveform', kind: 'fractions', segment: S })), options);
+}
+
+describe('the inference thread', () => {
+  it('runs a chunk off this thread: the event loop turns while the model works', async () => {
+    const session = await htdemucsShaped();
+    const input = new ort.Tensor('float32', new Float32Array(2 * S).fill(0.5), [1, 2, S]);
+    const turns: string[] = [];
+    const running = session.run({ [session.inputNames[0]!]: input }).then(() => turns.push('run done'));
+    setImmediate(() => turns.push('event loop turned'));
+    await running;
+    // On the main thread, onnxruntime-node's run blocks from its own setImmediate until it is done.
+    expect(turns).toEqual(['event loop turned', 'run done']);
+    expect(session.lastRunMs).toBeGreaterThan(0);
+  });
+
+  it('gives the model’s results, filling a preallocated output in place', async () => {
+    const session = await htdemucsShaped();
+    const input = new Float32Array(2 * S).map((_, i) => Math.sin(i));
+    const output = new Float32Array(4 * 2 * S);
+    const fetch = new ort.Tensor('float32', output, [1, 4, 2, S]);
+    const results = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, [1, 2, S]) }, { [session.outputNames[0]!]: fetch });
+    expect(results[session.outputNames[0]!]).toBe(fetch);
+    FRACTIONS.forEach((fraction, k) => expect(output[k * 2 * S + 12345]).toBeCloseTo(Math.fround(input[12345]!) * fraction, 6));
+    expect(input[12345]).toBeCloseTo(Math.sin(12345), 6); // the caller's input is copied, not moved
+  });
+
+  it('refuses a file that is not a model with onnxruntime’s reason, and stays usable', async () => {
+    await expect(createThreadedSession(new TextEncoder().encode('not onnx'), options)).rejects.toThrow(/protobuf|parse|model/i);
+    expect((await htdemucsShaped()).usable).toBe(true);
+  });
+});

@@ -1,0 +1,74 @@
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { InferenceReply, InferenceRequest, TensorMessage } from './inference-thread.js';
+
+/**
+ * The inference thread's entry (see inference-thread.ts): it owns the onnxruntime sessions.
+ * onnxruntime-node's `run` computes on the calling thread, so here it blocks this thread and not
+ * the process' event loop.
+ */
+
+const sessions = new Map<number, ort.InferenceSession>();
+/** Output buffers back from the main thread, by size: the next run writes into them instead of fresh (page-faulting) memory. */
+const spare = new Map<number, ArrayBuffer[]>();
+
+function outputBuffer(samples: number): Float32Array {
+  const bytes = samples * Float32Array.BYTES_PER_ELEMENT;
+  return new Float32Array(spare.get(bytes)?.pop() ?? new ArrayBuffer(bytes));
+}
+const port = parentPort;
+if (!port) throw new Error('inference-worker runs as a worker thread');
+
+function tensorOf(message: TensorMessage): ort.Tensor {
+  // onnxruntime-node refuses views of shared memory: those are copied.
+  const data = message.data.buffer instanceof SharedArrayBuffer ? message.data.slice() : message.data;
+  return new ort.Tensor('float32', data, message.dims);
+}
+
+function messageOf(tensor: ort.Tensor): TensorMessage {
+  if (!(tensor.data instanceof Float32Array)) throw new Error(`model output of type ${tensor.type} is not float32`);
+  return { data: tensor.data, dims: [...tensor.dims] };
+}
+
+async function handle(request: InferenceRequest): Promise<{ reply: InferenceReply | undefined; transfer: ArrayBuffer[] }> {
+  switch (request.kind) {
+    case 'open': {
+      const session = await ort.InferenceSession.create(request.model, request.options);
+      sessions.set(request.session, session);
+      const describe = (names: readonly string[], metadata: readonly ort.InferenceSession.ValueMetadata[]) => ({ names: [...names], metadata: metadata.map((m) => ({ ...m })) });
+      return { reply: { id: request.id, kind: 'opened', inputs: describe(session.inputNames, session.inputMetadata), outputs: describe(session.outputNames, session.outputMetadata) }, transfer: [] };
+    }
+    case 'run': {
+      const session = sessions.get(request.session);
+      if (!session) throw new Error(`session ${request.session} is not open`);
+      const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, tensorOf(t)]));
+      // Outputs named without dims are the caller's to take fresh; with none named, every output is.
+      const fetches = Object.fromEntries(
+        Object.entries(request.fetches).map(([name, dims]) => [name, dims && new ort.Tensor('float32', outputBuffer(dims.reduce((a, b) => a * b, 1)), dims)]),
+      );
+      const started = performance.now();
+      const results = Object.keys(fetches).length > 0 ? await session.run(feeds, fetches) : await session.run(feeds);
+      const runMs = performance.now() - started;
+      const outputs = Object.fromEntries(Object.entries(results).map(([name, t]) => [name, messageOf(t)]));
+      // onnxruntime hands over buffers of its own: moved to the caller, not copied.
+      const transfer = Object.values(outputs).map((o) => o.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+      return { reply: { id: request.id, kind: 'ran', outputs, runMs }, transfer: [...new Set(transfer)] };
+    }
+    case 'recycle': {
+      for (const buffer of request.buffers) spare.set(buffer.byteLength, [...(spare.get(buffer.byteLength) ?? []), buffer]);
+      return { reply: undefined, transfer: [] };
+    }
+    case 'release': {
+      await sessions.get(request.session)?.release();
+      sessions.delete(request.session);
+      return { reply: { id: request.id, kind: 'released' }, transfer: [] };
+    }
+  }
+}
+
+port.on('message', (request: InferenceRequest) => {
+  handle(request).then(
+    ({ reply, transfer }) => reply && port.postMessage(reply, transfer),
+    (error: unknown) => port.postMessage({ id: request.id, kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies InferenceReply),
+  );
+});
