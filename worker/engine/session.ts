@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
 import type { Logger } from '../../core/logging.js';
