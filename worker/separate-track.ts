@@ -13,6 +13,8 @@ import { DiskGuard, diskBytesPerFrame } from './disk-space.js';
 export interface TrackTimings {
   decodeMs: number;
   inferenceMs: number;
+  /** Of inferenceMs, the time inside onnxruntime itself, on the inference thread. */
+  sessionRunMs: number;
   /** Overlap-add and STFT/iSTFT on the host: the engine's own work around the model. */
   overlapAddMs: number;
   stftMs: number;
@@ -165,6 +167,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
       timings: {
         decodeMs: decodeClock.ms,
         inferenceMs: result.timings.inferenceMs,
+        sessionRunMs: result.timings.sessionRunMs,
         overlapAddMs: result.timings.overlapAddMs,
         stftMs: result.timings.stftMs,
         encodeMs: encodeClock.ms,

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
-import { outputBuffers, runChunks, type ComputeTimings } from './infer.js';
+import { runChunks, type ComputeTimings } from './infer.js';
 import type { LoadedModel } from './model.js';
 import { OverlapAdd, PassAverage, transitionWeight, type Block } from './overlap-add.js';
 import { NORMALISATION_EPSILON, TrackSpool } from './spool.js';
@@ -244,10 +244,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
     // One set of input chunks for the whole track: a batch is read only once the model is done
     // with the one before, so the buffers are free again by then.
-    // Outputs alternate between two sets: one is overlap-added while the model fills the other.
     const inputs = Array.from({ length: batchSize }, () => new Float32Array(2 * S)); // [2,S] each
-    const outputSets = [outputBuffers(model.contract, batchSize), outputBuffers(model.contract, batchSize)]; // [K,2,S] each
-    let calls = 0;
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
       const chunks = inputs.slice(0, batch.length);
       for (const [i, job] of batch.entries()) {
@@ -255,8 +252,8 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
         const readFrom = (passes[job.pass] as Pass).start + job.offset - Math.floor((S - job.used) / 2);
         await track.readNormalised(readFrom, [chunk.subarray(0, S), chunk.subarray(S)]);
       }
-      const outputs = (outputSets[calls++ % 2] as Float32Array[]).slice(0, batch.length);
-      return runChunks(model, chunks, timings, outputs); // [K,2,S] each
+      // No output buffers of ours: the inference thread's own are moved here without a copy.
+      return runChunks(model, chunks, timings); // [K,2,S] each
     };
     // Stages, not phases: the model works on the next batch while this one is overlap-added
     // and handed to the encoders.

@@ -9,7 +9,7 @@ const SPEC_CHANNELS = 4;
 
 /** Milliseconds spent so far, by kind of work. */
 export interface ComputeTimings {
-  /** The engine's whole inference: building tensors and feeds, `session.run`, taking the outputs. */
+  /** The engine's whole inference: building tensors and feeds, `session.run`, taking the outputs (not the wait for this thread to take them). */
   inferenceMs: number;
   /** Strictly inside `session.run`; `inferenceMs - sessionRunMs` is the engine's own overhead. */
   sessionRunMs: number;
@@ -29,23 +29,20 @@ type SplitContract = Extract<ModelContract, { kind: 'split' }>;
  * `outputs`, when given, are where the results go (one `[K,2,S]` array per chunk) and are
  * returned. They must be views of ordinary ArrayBuffers (onnxruntime-node refuses shared ones);
  * onnxruntime writes into them directly when they are one contiguous run, as `outputBuffers`
- * allocates them, so a caller that reuses them allocates and copies nothing per call. Without
- * them each call returns fresh arrays.
+ * allocates them. Without them each call returns the arrays the session made: on the inference
+ * thread that is the buffer it filled, moved here uncopied, so callers leave them out there.
  */
 export async function runChunks(model: LoadedModel, chunks: readonly Float32Array[], timings: ComputeTimings, outputs?: readonly Float32Array[]): Promise<Float32Array[]> {
   const { contract } = model;
-  const out = outputs ? checkOutputs(contract, chunks.length, outputs) : outputBuffers(contract, chunks.length);
-  if (contract.kind === 'waveform') {
-    await infer(model, chunks, out, undefined, timings);
-    return out;
-  }
+  const given = outputs && checkOutputs(contract, chunks.length, outputs);
+  if (contract.kind === 'waveform') return infer(model, chunks, given, undefined, timings);
   const scratch = acquireScratch(contract, chunks.length);
   try {
     let started = performance.now();
     await spectrograms(contract, chunks, scratch);
     scratch.specFeed.set(scratch.spec); // onnxruntime-node reads only ordinary ArrayBuffers
     timings.stftMs += performance.now() - started;
-    await infer(model, chunks, out, scratch, timings);
+    const out = await infer(model, chunks, given, scratch, timings);
     started = performance.now();
     await addInverses(contract, scratch, out);
     timings.stftMs += performance.now() - started;
@@ -73,17 +70,17 @@ function checkOutputs(contract: ModelContract, count: number, outputs: readonly 
 }
 
 /**
- * One `session.run` over the batch. The outputs are preallocated: onnxruntime-node then neither
- * allocates nor copies them, it writes the model's results where the caller reads them.
+ * One `session.run` over the batch. Outputs the caller preallocated are written where the caller
+ * reads them; otherwise the session's own arrays are returned as they are.
  */
-async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: readonly Float32Array[], split: SplitScratch | undefined, timings: ComputeTimings): Promise<void> {
+async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: readonly Float32Array[] | undefined, split: SplitScratch | undefined, timings: ComputeTimings): Promise<Float32Array[]> {
   const { contract, session } = model;
   const S = contract.segment;
   const K = contract.sources;
   const B = chunks.length;
   const started = performance.now();
   const feeds: Record<string, ort.Tensor> = { [contract.waveformInput]: new ort.Tensor('float32', joined(chunks), [B, AUDIO_CHANNELS, S]) };
-  const time = contiguous(out);
+  const time = out && contiguous(out);
   const fetches: Record<string, ort.Tensor | null> = { [contract.waveformOutput]: time ? new ort.Tensor('float32', time, [B, K, AUDIO_CHANNELS, S]) : null };
   if (contract.kind === 'split' && split) {
     const spec = [SPEC_CHANNELS, SPEC_BINS, contract.frames];
@@ -93,12 +90,14 @@ async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: r
   const results = await session.run(feeds, fetches);
   // Inside onnxruntime, on the inference thread: the rest of inferenceMs is ours (the hop there and back, copies).
   timings.sessionRunMs += session.lastRunMs;
+  const all = float32(results[contract.waveformOutput]);
+  const size = K * AUDIO_CHANNELS * S;
   // Caller buffers scattered over memory cannot be one output tensor: copied out once.
-  if (!time) {
-    const all = float32(results[contract.waveformOutput]);
-    out.forEach((o, b) => o.set(all.subarray(b * o.length, (b + 1) * o.length)));
-  }
-  timings.inferenceMs += performance.now() - started;
+  if (out && !time) out.forEach((o, b) => o.set(all.subarray(b * size, (b + 1) * size)));
+  // While the answer waited for this thread to finish other work (overlap-adding the previous
+  // chunk), inference was over: that wait is this thread's, not the model's.
+  timings.inferenceMs += performance.now() - started - session.lastQueuedMs;
+  return out ? [...out] : Array.from({ length: B }, (_, b) => all.subarray(b * size, (b + 1) * size));
 }
 
 /**

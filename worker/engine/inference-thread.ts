@@ -36,7 +36,8 @@ export type InferenceRequest =
 
 export type InferenceReply =
   | { id: number; kind: 'opened'; inputs: Described; outputs: Described }
-  | { id: number; kind: 'ran'; outputs: Record<string, TensorMessage>; runMs: number }
+  /** `postedAt`: the thread's clock (performance.timeOrigin + now) as it replied. */
+  | { id: number; kind: 'ran'; outputs: Record<string, TensorMessage>; runMs: number; postedAt: number }
   | { id: number; kind: 'released' }
   | { id: number; kind: 'failed'; message: string };
 
@@ -111,6 +112,8 @@ export interface ModelSession {
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   /** Milliseconds the last `run` spent inside onnxruntime, on the inference thread. */
   readonly lastRunMs: number;
+  /** Milliseconds the last `run`'s answer waited for this thread to be free: this thread's work, not inference. */
+  readonly lastQueuedMs: number;
   run(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
   /** False once the inference thread died: open the model again. */
@@ -119,6 +122,7 @@ export interface ModelSession {
 
 class ThreadedSession implements ModelSession {
   lastRunMs = 0;
+  lastQueuedMs = 0;
   private readonly generation = threadGeneration;
 
   constructor(
@@ -153,6 +157,7 @@ class ThreadedSession implements ModelSession {
     const reply = await thread.request({ kind: 'run', session: this.id, feeds: messages, fetches: asked });
     if (reply.kind !== 'ran') throw new Error(`unexpected reply ${reply.kind} to run`);
     this.lastRunMs = reply.runMs;
+    this.lastQueuedMs = Math.max(0, performance.timeOrigin + performance.now() - reply.postedAt);
     const recycled: ArrayBuffer[] = [];
     const results = Object.fromEntries(
       Object.entries(reply.outputs).map(([name, output]) => {

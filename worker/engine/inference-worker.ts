@@ -52,7 +52,7 @@ async function handle(request: InferenceRequest): Promise<{ reply: InferenceRepl
       const outputs = Object.fromEntries(Object.entries(results).map(([name, t]) => [name, messageOf(t)]));
       // onnxruntime hands over buffers of its own: moved to the caller, not copied.
       const transfer = Object.values(outputs).map((o) => o.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-      return { reply: { id: request.id, kind: 'ran', outputs, runMs }, transfer: [...new Set(transfer)] };
+      return { reply: { id: request.id, kind: 'ran', outputs, runMs, postedAt: performance.timeOrigin + performance.now() }, transfer: [...new Set(transfer)] };
     }
     case 'recycle': {
       for (const buffer of request.buffers) spare.set(buffer.byteLength, [...(spare.get(buffer.byteLength) ?? []), buffer]);
