@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
 import { runChunks, type ComputeTimings } from './infer.js';
@@ -244,7 +245,9 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
     // One set of input chunks for the whole track: a batch is read only once the model is done
     // with the one before, so the buffers are free again by then.
-    const inputs = Array.from({ length: batchSize }, () => new Float32Array(2 * S)); // [2,S] each
+    // In shared memory: the inference thread reads them where they are, no copy on the way.
+    const shared = new SharedArrayBuffer(batchSize * 2 * S * Float32Array.BYTES_PER_ELEMENT);
+    const inputs = Array.from({ length: batchSize }, (_, b) => new Float32Array(shared, b * 2 * S * Float32Array.BYTES_PER_ELEMENT, 2 * S)); // [2,S] each
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
       const chunks = inputs.slice(0, batch.length);
       for (const [i, job] of batch.entries()) {
@@ -268,11 +271,13 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
         inferring.catch(() => undefined);
       }
       for (const [i, job] of batch.entries()) {
+        // A turn of the event loop of its own for each chunk's overlap-add (see StemOutput.write).
+        await nextTurn();
         const started = performance.now();
         const pass = passes[job.pass] as Pass;
         const onTrack = (block: Block): Block => ({ ...block, start: block.start + pass.start });
         // The block is overlap-add's own buffer until its next add: written out before then.
-        average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
+        average.add(job.pass, onTrack(await (overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
         const ready = average.take();
         const stemBlocks = ready && toStems(ready, K, keep);
         timings.overlapAddMs += performance.now() - started;

@@ -106,7 +106,9 @@ async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: r
  */
 function joined(chunks: readonly Float32Array[]): Float32Array {
   const run = contiguous(chunks);
-  if (run && !(run.buffer instanceof SharedArrayBuffer)) return run;
+  // Shared memory too: it goes to the inference thread without a copy, and is copied there into
+  // the ordinary buffer onnxruntime-node needs.
+  if (run) return run;
   const size = (chunks[0] as Float32Array).length;
   const batch = new Float32Array(chunks.length * size);
   chunks.forEach((chunk, b) => batch.set(chunk, b * size));

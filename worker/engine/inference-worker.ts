@@ -19,10 +19,17 @@ function outputBuffer(samples: number): Float32Array {
 const port = parentPort;
 if (!port) throw new Error('inference-worker runs as a worker thread');
 
-function tensorOf(message: TensorMessage): ort.Tensor {
-  // onnxruntime-node refuses views of shared memory: those are copied.
-  const data = message.data.buffer instanceof SharedArrayBuffer ? message.data.slice() : message.data;
-  return new ort.Tensor('float32', data, message.dims);
+/** Ordinary buffers, by size, that shared inputs are copied into for onnxruntime. */
+const inputScratch = new Map<string, Float32Array>();
+
+function tensorOf(name: string, message: TensorMessage): ort.Tensor {
+  if (!(message.data.buffer instanceof SharedArrayBuffer)) return new ort.Tensor('float32', message.data, message.dims);
+  // onnxruntime-node refuses views of shared memory: they are copied, into the same buffer every time.
+  const key = `${name}|${message.data.length}`;
+  const scratch = inputScratch.get(key) ?? new Float32Array(message.data.length);
+  inputScratch.set(key, scratch);
+  scratch.set(message.data);
+  return new ort.Tensor('float32', scratch, message.dims);
 }
 
 function messageOf(tensor: ort.Tensor): TensorMessage {
@@ -41,7 +48,7 @@ async function handle(request: InferenceRequest): Promise<{ reply: InferenceRepl
     case 'run': {
       const session = sessions.get(request.session);
       if (!session) throw new Error(`session ${request.session} is not open`);
-      const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, tensorOf(t)]));
+      const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, tensorOf(name, t)]));
       // Outputs named without dims are the caller's to take fresh; with none named, every output is.
       const fetches = Object.fromEntries(
         Object.entries(request.fetches).map(([name, dims]) => [name, dims && new ort.Tensor('float32', outputBuffer(dims.reduce((a, b) => a * b, 1)), dims)]),

@@ -1,3 +1,5 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 /** A run of finished samples: `data` is `[K,2,length]` (source-major, then channel), float32. */
 export interface Block {
   start: number;
@@ -67,7 +69,7 @@ export class OverlapAdd {
    * returns the samples now final: up to `next` (the next chunk's offset), or to the end of the
    * pass for its last chunk. The block's data is reused by the next call: consume it first.
    */
-  add(offset: number, output: Float32Array, used: number, next: number | undefined): Block {
+  async add(offset: number, output: Float32Array, used: number, next: number | undefined): Promise<Block> {
     if (offset !== this.windowStart) throw new Error(`chunk at ${offset} does not follow the released samples (${this.windowStart})`);
     const final = Math.min(used, (next ?? this.length) - offset);
     const overlapped = Math.min(this.held, final); // final samples that earlier chunks also cover
@@ -82,6 +84,9 @@ export class OverlapAdd {
     // pass of its own over every sample.
     const peaks = new Float32Array(this.rows);
     for (let r = 0; r < this.rows; r++) {
+      // A source's two rows at a time, then a turn of the event loop: a whole chunk at htdemucs'
+      // segment is tens of ms of arithmetic, too long to keep chat and queue work waiting.
+      if (r > 0 && r % 2 === 0) await nextTurn();
       const row = r * segment;
       const from = row + trim;
       const into = r * final;
