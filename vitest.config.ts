@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/support/build-cli.ts'],
+    globalSetup: ['tests/support/build-cli.ts', 'tests/support/run-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Integration suites share one PostgreSQL server and one Redis; each test file makes its own

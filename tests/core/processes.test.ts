@@ -19,11 +19,12 @@ let longerSong: string;
 beforeAll(async () => {
   songs = await makeTempDir('stembot-songs-');
   const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
-  // Long enough that a worker is still separating when the test acts on it.
-  longSong = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 240);
+  // Long enough that a worker is still separating when the test kills it (it takes a second or so to
+  // get there from the progress event): the second worker then separates it all, so no longer.
+  longSong = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 90);
   // The cancel must land while the worker is still separating, and two processes start on the way
-  // there: 16 minutes keeps the worker busy many times longer than that, even on a loaded machine.
-  longerSong = await repeatSong(ffmpeg, longSong, 4, path.join(songs.dir, 'longer.mp3'));
+  // there: 16.5 minutes keeps the worker busy many times longer than that, even on a loaded machine.
+  longerSong = await repeatSong(ffmpeg, longSong, 11, path.join(songs.dir, 'longer.mp3'));
 });
 afterAll(async () => songs.remove());
 

@@ -4,7 +4,8 @@
  * with the fake Discord. A case kills one process with SIGKILL at one moment of a request's life,
  * or restarts a server under it, then checks what the user and the books see: the stems posted
  * exactly once, the quota charged exactly once, no row left running, and every process that ended
- * saying why. Each test file sets up its own stage, so vitest runs the files side by side.
+ * saying why. Each test file sets up its own stage (two files, so vitest runs them side by side),
+ * and its cases take turns on it: a case ends with every process running and its request settled.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,8 +28,8 @@ const GENERAL = '1100000000000000010';
 const ALICE = '1100000000000000100';
 export type Role = 'relay' | 'worker' | 'discord';
 export type Phase = 'download' | 'separation' | 'delivery';
-/** Half a minute of song takes a few seconds to download (throttled) and to separate: time to land a fault in each. */
-const SONG_SECONDS = 30;
+/** 20 s of song takes a few seconds to download (throttled) and a few to separate: time to land a fault in each. */
+const SONG_SECONDS = 20;
 const DOWNLOAD_BYTES_PER_SECOND = 150_000;
 
 export interface FaultSite {

@@ -120,8 +120,8 @@ export function rampModel(sources: number, cumsumGain: number): ModelFn {
 
 // ---- htdemucs' spectrogram, by direct DFT ----
 
-const cosTable = Array.from({ length: N }, (_, i) => Math.cos((2 * Math.PI * i) / N));
-const sinTable = Array.from({ length: N }, (_, i) => Math.sin((2 * Math.PI * i) / N));
+const COS = Float64Array.from({ length: N }, (_, i) => Math.cos((2 * Math.PI * i) / N));
+const SIN = Float64Array.from({ length: N }, (_, i) => Math.sin((2 * Math.PI * i) / N));
 const hann = Array.from({ length: N }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N));
 
 function reflect(x: number[], left: number, right: number): number[] {
@@ -139,15 +139,24 @@ export function naiveSpec(x: number[]): { re: number[][]; im: number[][] } {
   const xp = reflect(reflect(x, pad, pad + le * HL - x.length), N / 2, N / 2);
   const re = Array.from({ length: N / 2 }, () => new Array<number>(le).fill(0));
   const im = Array.from({ length: N / 2 }, () => new Array<number>(le).fill(0));
+  // Samples n and N - n share their angle's cosine and negate its sine: sums and differences of the pairs.
+  const even = new Float64Array(N / 2 + 1);
+  const odd = new Float64Array(N / 2 + 1);
   for (let t = 0; t < le; t++) {
-    const frame = Array.from({ length: N }, (_, n) => (xp[(t + 2) * HL + n] as number) * (hann[n] as number));
+    const sample = (n: number) => (xp[(t + 2) * HL + n] as number) * (hann[n] as number);
+    even[0] = sample(0);
+    even[N / 2] = sample(N / 2);
+    for (let n = 1; n < N / 2; n++) {
+      even[n] = sample(n) + sample(N - n);
+      odd[n] = sample(n) - sample(N - n);
+    }
     for (let k = 0; k < N / 2; k++) {
       let sr = 0;
       let si = 0;
-      for (let n = 0; n < N; n++) {
-        const idx = (n * k) % N;
-        sr += (frame[n] as number) * (cosTable[idx] as number);
-        si -= (frame[n] as number) * (sinTable[idx] as number);
+      // The angle index n * k mod N, stepped by k (N is a power of two).
+      for (let n = 0, idx = 0; n <= N / 2; n++, idx = (idx + k) & (N - 1)) {
+        sr += (even[n] as number) * (COS[idx] as number);
+        si -= (odd[n] as number) * (SIN[idx] as number);
       }
       re[k]![t] = sr / Math.sqrt(N);
       im[k]![t] = si / Math.sqrt(N);
@@ -165,19 +174,32 @@ export function naiveIspec(re: number[][], im: number[][], length: number): numb
   const total = N + HL * (frames - 1);
   const y = new Array<number>(total).fill(0);
   const env = new Array<number>(total).fill(0);
+  // One frame's bins, doubled for the conjugate half (DC once, its imaginary part ignored; Nyquist zero).
+  const binsRe = new Float64Array(N / 2);
+  const binsIm = new Float64Array(N / 2);
+  const v = new Float64Array(N);
   for (let f = 0; f < frames; f++) {
     for (let n = 0; n < N; n++) env[f * HL + n] = (env[f * HL + n] as number) + (hann[n] as number) ** 2;
     const t = f - 2;
     if (t < 0 || t >= le) continue; // zero frames contribute nothing
-    for (let n = 0; n < N; n++) {
-      // irfft of the half spectrum (imaginary DC ignored, Nyquist zero), times sqrt(N) for normalized.
-      let v = re[0]![t] as number;
-      for (let k = 1; k < N / 2; k++) {
-        const idx = (n * k) % N;
-        v += 2 * ((re[k]![t] as number) * (cosTable[idx] as number) - (im[k]![t] as number) * (sinTable[idx] as number));
-      }
-      y[f * HL + n] = (y[f * HL + n] as number) + ((v * Math.sqrt(N)) / N) * (hann[n] as number);
+    for (let k = 0; k < N / 2; k++) {
+      binsRe[k] = (k === 0 ? 1 : 2) * (re[k]![t] as number);
+      binsIm[k] = k === 0 ? 0 : 2 * (im[k]![t] as number);
     }
+    // irfft of the half spectrum: samples n and N - n share the cosine sum and negate the sine sum.
+    for (let n = 0; n <= N / 2; n++) {
+      let cosSum = 0;
+      let sinSum = 0;
+      // The angle index n * k mod N, stepped by n.
+      for (let k = 0, idx = 0; k < N / 2; k++, idx = (idx + n) & (N - 1)) {
+        cosSum += (binsRe[k] as number) * (COS[idx] as number);
+        sinSum += (binsIm[k] as number) * (SIN[idx] as number);
+      }
+      v[n] = cosSum - sinSum;
+      if (n > 0 && n < N / 2) v[N - n] = cosSum + sinSum;
+    }
+    // Times sqrt(N) for normalized.
+    for (let n = 0; n < N; n++) y[f * HL + n] = (y[f * HL + n] as number) + (((v[n] as number) * Math.sqrt(N)) / N) * (hann[n] as number);
   }
   const x = Array.from({ length: outLength }, (_, i) => (y[N / 2 + i] as number) / (env[N / 2 + i] as number));
   return x.slice(pad, pad + length);

@@ -1,4 +1,6 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -13,15 +15,37 @@ import { LocalStorage } from '../../core/storage.js';
 import { locateFfmpeg, type FfmpegTools } from '../../worker/audio/ffmpeg.js';
 import { HTDEMUCS_SEGMENT } from '../../worker/engine/registry.js';
 import { startConfiguredWorker, type WorkerHandle } from '../../worker/start-worker.js';
+import { seedEmbeddedDatabase } from './embedded-template.js';
 import { writeModel } from './onnx-models.js';
+import { provided } from './provided.js';
 import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from './services.js';
 
 const exec = promisify(execFile);
 
-/** A song-like test track made by ffmpeg: a chord with some noise, `seconds` long. */
-export async function makeSong(ffmpeg: string, file: string, seconds: number, pitch = 220): Promise<string> {
+async function encodeSong(ffmpeg: string, file: string, seconds: number, pitch: number): Promise<void> {
   const expr = `0.2*sin(2*PI*${pitch}*t)+0.1*sin(2*PI*${pitch * 1.5}*t)+0.05*(random(0)-0.5)`;
   await exec(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${expr}|${expr}:s=44100:d=${seconds}`, '-c:a', 'libmp3lame', '-b:a', '128k', file]);
+}
+
+/**
+ * A song-like test track made by ffmpeg: a chord with some noise, `seconds` long. The same bytes for
+ * the same length and pitch, so in a vitest run each is encoded once (ffmpeg's expression source
+ * takes about 1 s of CPU per 40 s of song) and copied for every file that asks for it after that.
+ */
+export async function makeSong(ffmpeg: string, file: string, seconds: number, pitch = 220): Promise<string> {
+  const cache = await provided('songCache');
+  if (!cache) {
+    await encodeSong(ffmpeg, file, seconds, pitch);
+    return file;
+  }
+  const kept = path.join(cache, `song-${seconds}s-${pitch}hz.mp3`);
+  if (!existsSync(kept)) {
+    // Test files run side by side: each writes its own copy, and a rename puts a whole one in place.
+    const own = `${kept}.${process.pid}-${randomUUID()}.mp3`;
+    await encodeSong(ffmpeg, own, seconds, pitch);
+    await rename(own, kept);
+  }
+  await copyFile(kept, file);
   return file;
 }
 
@@ -103,6 +127,7 @@ export async function startHarness(options: {
   };
   const config = parseConfig(env);
   if (options.installModel !== false) await installTestModel(config.modelsDir);
+  if (options.backend === 'embedded') await seedEmbeddedDatabase(config.dataDir);
   const { logger, lines: logLines } = captureLogger('warn');
   const runtime = await openRuntime(config, logger);
   const fetchers = options.fetchers(ffprobe, { ffmpeg, ffprobe });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { runStembot, waitForOutput, type CliRun } from './cli.js';
+import { seedEmbeddedDatabase } from './embedded-template.js';
 import { REDIS_URL, createTestDatabase, makeTempDir, uniqueNamespace } from './services.js';
 import { installTestModel, type Deployment } from './stembot-harness.js';
 
@@ -26,6 +27,7 @@ export interface StembotSite {
 export async function prepareSite(deployment: Deployment, servers?: { databaseUrl: string; redisUrl?: string }): Promise<StembotSite> {
   const temp = await makeTempDir('stembot-site-');
   await installTestModel(path.join(temp.dir, 'data', 'models'));
+  if (deployment === 'embedded') await seedEmbeddedDatabase(path.join(temp.dir, 'data'));
   const database = deployment === 'embedded' || servers ? undefined : await createTestDatabase();
   const databaseUrl = servers?.databaseUrl ?? database?.url;
   const redisUrl = servers?.redisUrl ?? REDIS_URL;

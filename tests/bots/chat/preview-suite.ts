@@ -1,10 +1,11 @@
 /**
  * Previews end to end: the real discord.js client and Bolt app against the fake Discord and the fake
- * Slack, with the real core, relay and worker. A long enough song posts the stems of a 30 s excerpt
- * (from the link's `t=`, else a third of the way in) in the request's message or thread first, then
- * the whole song's stems. Each deployment runs it from its own file (preview.<deployment>.test.ts):
- * the embedded one every case, the others one platform's main path each (the way across the queue
- * and the database is the same for both, and each case separates a whole song).
+ * Slack, with the real core, relay and worker. A long enough song (at least twice PREVIEW_SECONDS)
+ * posts the stems of a PREVIEW_SECONDS excerpt (from the link's `t=`, else a third of the way in) in
+ * the request's message or thread first, then the whole song's stems. Each deployment runs it from
+ * its own file (preview.<deployment>.test.ts): every deployment both platforms' main paths, the
+ * embedded one the edge cases too. The operator's PREVIEW_SECONDS here is 10 s rather than the
+ * default 30 s, and the song 24 s: the flow and its arithmetic are the same, for a third of the audio.
  */
 import { execFile } from 'node:child_process';
 import { chmod, copyFile, rm, writeFile } from 'node:fs/promises';
@@ -36,8 +37,11 @@ const SLACK_BOB = 'U0BOB';
 /** Videos, each its own copy of the song, so each is its own separation and its downloads count apart. */
 const VIDEOS = { discord: 'halvesdisc1', slack: 'halvesslack', noPreview: 'halvesnone1', failing: 'halvesfail1', short: 'shortsong01', long: 'longsong001' } as const;
 const LINK = (id: string) => `https://youtu.be/${id}`;
-const SONG_SECONDS = 70;
-const QUIET_UNTIL = 35;
+/** PREVIEW_SECONDS as the operator set it here. */
+const PREVIEW_SECONDS = 10;
+const SONG_SECONDS = 24;
+/** A third of the way in is 0:08, so the Slack case's excerpt (0:08–0:18) is quiet for its first 5 s and loud for its last 5 s. */
+const QUIET_UNTIL = 13;
 const SAMPLE_RATE = 44100;
 /** The preview: every stem of the model, whatever the request asked for. */
 const PREVIEW_STEMS = ['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3'].map((name) => `preview-${name}`);
@@ -45,7 +49,7 @@ const PREVIEW_STEMS = ['bass.mp3', 'drums.mp3', 'other.mp3', 'vocals.mp3'].map((
 const KARAOKE = ['accompaniment.mp3', 'vocals.mp3', 'waveforms.png'];
 const isPreview = (name: string) => name.startsWith('preview-');
 
-/** 70 s of a plain chord, quiet for the first half and loud after: where a preview was cut from shows in its loudness. */
+/** 24 s of a plain chord, quiet until 0:13 and loud after: where a preview was cut from shows in its loudness. */
 async function makeHalves(ffmpeg: string, file: string): Promise<string> {
   const tone = `(0.02+0.28*gte(t\\,${QUIET_UNTIL}))*(sin(2*PI*220*t)+0.5*sin(2*PI*330*t))`;
   await exec(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=${tone}|${tone}:s=${SAMPLE_RATE}:d=${SONG_SECONDS}`, '-c:a', 'libmp3lame', '-b:a', '128k', file]);
@@ -100,8 +104,10 @@ export function previewEndToEnd(deployment: Deployment, cases: PreviewCases[]): 
       files[id] = path.join(songs.dir, `${id}.mp3`);
       await copyFile(halves, files[id]);
     }
-    files[VIDEOS.short] = await makeSong(tools.ffmpeg, path.join(songs.dir, 'short.mp3'), 20);
-    if (cases.includes('edges')) files[VIDEOS.long] = await repeatSong(tools.ffmpeg, halves, 6, path.join(songs.dir, 'long.mp3'));
+    // 12 s, under twice PREVIEW_SECONDS: too short for a preview.
+    files[VIDEOS.short] = await makeSong(tools.ffmpeg, path.join(songs.dir, 'short.mp3'), 12);
+    // Seven minutes: the whole song is still running when the cancel comes after its preview (and a cancel costs no more for it).
+    if (cases.includes('edges')) files[VIDEOS.long] = await repeatSong(tools.ffmpeg, halves, 18, path.join(songs.dir, 'long.mp3'));
     disk = await diskThatFills(songs.dir, tools.ffmpeg);
 
     const guild = defaultGuild({ id: '1100000000000000050', username: 'stembot', bot: true });
@@ -109,7 +115,7 @@ export function previewEndToEnd(deployment: Deployment, cases: PreviewCases[]): 
     slack = await FakeSlack.start({ world: defaultWorld() });
     harness = await startHarness({
       backend: deployment,
-      env: { PREVIEW_SECONDS: '30', FFMPEG_PATH: disk.path, QUOTA_CONCURRENT_JOBS: '50', QUOTA_DAILY_MINUTES: '300', QUOTA_MAX_TRACK_MINUTES: '10' },
+      env: { PREVIEW_SECONDS: String(PREVIEW_SECONDS), FFMPEG_PATH: disk.path, QUOTA_CONCURRENT_JOBS: '50', QUOTA_DAILY_MINUTES: '300', QUOTA_MAX_TRACK_MINUTES: '10' },
       fetchers: (ffprobe) => {
         source = new LocalVideoSource(ffprobe, files);
         return { youtube: source, attachment: source };
@@ -148,9 +154,9 @@ export function previewEndToEnd(deployment: Deployment, cases: PreviewCases[]): 
     return { seconds, head: rms(samples.subarray(0, window)), tail: rms(samples.subarray(samples.length - window)) };
   }
 
-  function expectThirtySecondPreviews(heard: Heard[]): void {
+  function expectPreviewLength(heard: Heard[]): void {
     expect(heard).toHaveLength(4);
-    for (const { seconds } of heard) expect(Math.abs(seconds - 30)).toBeLessThan(0.5);
+    for (const { seconds } of heard) expect(Math.abs(seconds - PREVIEW_SECONDS)).toBeLessThan(0.5);
   }
 
   const ledgerOf = async (requestId: string) => (await harness.runtime.orm.em.fork().find(UsageEntry, { requestId }, { orderBy: { kind: 'asc' } })).map((row) => [row.kind, row.audioSeconds]);
@@ -166,14 +172,14 @@ export function previewEndToEnd(deployment: Deployment, cases: PreviewCases[]): 
   const revisionWith = (message: StoredMessage, name: string) => message.revisions.findIndex((r) => r.attachments.includes(name));
 
   describe(`previews on ${deployment}`, () => {
-    it.runIf(cases.includes('discord'))('Discord: a link with t= gets that excerpt’s stems in its reply first, ~30 s mp3s, then the whole song’s, for the quota of one song and one download', async () => {
-      const handle = separate({ link: `${LINK(VIDEOS.discord)}?t=38`, stems: 'karaoke' });
+    it.runIf(cases.includes('discord'))('Discord: a link with t= gets that excerpt’s stems in its reply first, PREVIEW_SECONDS mp3s, then the whole song’s, for the quota of one song and one download', async () => {
+      const handle = separate({ link: `${LINK(VIDEOS.discord)}?t=13`, stems: 'karaoke' });
       const preview = await previewIn(handle);
       const reply = await finalReply(handle);
       expect(preview.map((a) => a.filename).sort()).toEqual(PREVIEW_STEMS);
       const heard = await Promise.all(preview.map((a) => hear(a.filename, a.bytes)));
-      expectThirtySecondPreviews(heard);
-      // 0:38–1:08 lies in the loud half from end to end.
+      expectPreviewLength(heard);
+      // 0:13–0:23 lies in the loud part from end to end.
       for (const { head, tail } of heard) expect(Math.abs(Math.log(head / tail))).toBeLessThan(Math.log(1.4));
 
       expect(reply.content).toMatch(/is separated/);
@@ -181,7 +187,7 @@ export function previewEndToEnd(deployment: Deployment, cases: PreviewCases[]): 
       expect(reply.attachments.map((a) => a.filename).sort()).toEqual(KARAOKE);
       expect(revisionWith(reply, 'preview-vocals.mp3')).toBeGreaterThan(-1);
       expect(revisionWith(reply, 'preview-vocals.mp3')).toBeLessThan(revisionWith(reply, 'vocals.mp3'));
-      expect(reply.revisions.some((r) => r.content.includes('Preview (0:38–1:08) posted; separating the whole song…'))).toBe(true);
+      expect(reply.revisions.some((r) => r.content.includes('Preview (0:13–0:23) posted; separating the whole song…'))).toBe(true);
       // The whole song's stems are the whole song.
       expect((await hear('vocals.mp3', reply.attachments.find((a) => a.filename === 'vocals.mp3')!.bytes)).seconds).toBeGreaterThan(SONG_SECONDS - 1);
 
@@ -203,18 +209,18 @@ export function previewEndToEnd(deployment: Deployment, cases: PreviewCases[]): 
       });
       // The preview holds the separation's own stems; the result, the pair the request asked for.
       expect(uploads.map((upload) => upload.names)).toEqual([PREVIEW_STEMS, KARAOKE]);
-      expect(uploads[0]!.message.text).toContain('Preview of *Local halvesslack* (0:23–0:53)');
-      expect(parent.revisions.some((r) => r.text.includes('Preview (0:23–0:53) posted; separating the whole song…'))).toBe(true);
+      expect(uploads[0]!.message.text).toContain('Preview of *Local halvesslack* (0:08–0:18)');
+      expect(parent.revisions.some((r) => r.text.includes('Preview (0:08–0:18) posted; separating the whole song…'))).toBe(true);
       expect(parent.text).toMatch(/is separated/);
 
       const heard = await Promise.all(uploads[0]!.message.fileIds.map((id) => slack.file(id)!).map((file) => hear(file.name, file.bytes as Buffer)));
-      expectThirtySecondPreviews(heard);
-      // 0:23–0:53 starts in the quiet half and ends in the loud one.
+      expectPreviewLength(heard);
+      // 0:08–0:18 starts in the quiet part and ends in the loud one.
       for (const { head, tail } of heard) expect(tail / head).toBeGreaterThan(5);
       expect(timesOpened(VIDEOS.slack)).toBe(1);
     });
 
-    it.runIf(cases.includes('edges'))('Discord preview:False, and a song under a minute: no preview, the stems as ever', async () => {
+    it.runIf(cases.includes('edges'))('Discord preview:False, and a song under twice PREVIEW_SECONDS: no preview, the stems as ever', async () => {
       const asks: Record<string, string | boolean>[] = [{ link: LINK(VIDEOS.noPreview), stems: 'karaoke', preview: false }, { link: LINK(VIDEOS.short), stems: 'karaoke' }];
       for (const asked of asks) {
         const reply = await finalReply(separate(asked));

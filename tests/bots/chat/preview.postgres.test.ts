@@ -1,3 +1,3 @@
 import { previewEndToEnd } from './preview-suite.js';
 
-previewEndToEnd('postgres', ['discord']);
+previewEndToEnd('postgres', ['discord', 'slack']);

@@ -1,3 +1,3 @@
 import { previewEndToEnd } from './preview-suite.js';
 
-previewEndToEnd('redis', ['slack']);
+previewEndToEnd('redis', ['discord', 'slack']);

@@ -14,7 +14,7 @@ import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
 import { FakeDiscord, Permission, TestClock, defaultGuild, type FakeGuild, type FakeInteraction, type StoredMessage } from '../../support/fake-discord/index.js';
 import { LocalVideoSource } from '../../support/local-sources.js';
-import { makeSong, startHarness, waitForUpdate, type Deployment, type Harness } from '../../support/stembot-harness.js';
+import { makeSong, repeatSong, startHarness, waitForUpdate, type Deployment, type Harness } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 
 const GUILD = '1100000000000000001';
@@ -65,7 +65,8 @@ export function discordEndToEnd(deployment: Deployment): void {
       [MEDIUM]: await makeSong(ffmpeg, path.join(songs.dir, 'medium.mp3'), 30),
       [LATE]: await makeSong(ffmpeg, path.join(songs.dir, 'late.mp3'), 30, 440),
       [UNRELAYED]: await makeSong(ffmpeg, path.join(songs.dir, 'unrelayed.mp3'), 60, 330),
-      [LONG]: await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 120),
+      // Two minutes (the short song, repeated): only ever cancelled, so its length costs nothing but must keep the worker busy.
+      [LONG]: await repeatSong(ffmpeg, short, 12, path.join(songs.dir, 'long.mp3')),
     };
     for (let i = 0; i < 12; i += 1) videos[`page${String(i).padStart(7, '0')}`] = short;
     songBytes = await readFile(short);

@@ -7,6 +7,7 @@ import { parseConfig } from '../../../core/config.js';
 import { Tenant } from '../../../core/db/entities/index.js';
 import { openRuntime, type Runtime } from '../../../core/runtime.js';
 import { captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from '../../support/services.js';
+import { seedEmbeddedDatabase } from '../../support/embedded-template.js';
 
 /** Token-shaped values (Slack's prefixes), unique per call so a leak is traced to its test. */
 const token = (prefix: 'xoxb' | 'xoxp' | 'xoxe') => `${prefix}-${randomBytes(12).toString('hex')}`;
@@ -53,6 +54,7 @@ async function onPostgres(): Promise<Backend> {
 
 async function onEmbedded(): Promise<Backend> {
   const temp = await makeTempDir();
+  await seedEmbeddedDatabase(temp.dir);
   const runtime = await openRuntime(parseConfig({ DATA_DIR: temp.dir }), captureLogger().logger);
   return { runtime, close: async () => (await runtime.close(), temp.remove()) };
 }

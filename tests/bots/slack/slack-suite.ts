@@ -15,7 +15,7 @@ import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { AttachmentFetcher } from '../../../worker/fetch/attachment-fetcher.js';
 import { defaultWorld, FakeSlack, type StoredMessage } from '../../support/fake-slack/index.js';
 import { LocalVideoSource } from '../../support/local-sources.js';
-import { makeSong, startHarness, waitForUpdate, type Deployment, type Harness } from '../../support/stembot-harness.js';
+import { makeSong, repeatSong, startHarness, waitForUpdate, type Deployment, type Harness } from '../../support/stembot-harness.js';
 import { captureLogger, makeTempDir } from '../../support/services.js';
 
 const ACME = 'T0ACME';
@@ -63,7 +63,8 @@ export function slackEndToEnd(deployment: Deployment, options: { everything: boo
     songs = await makeTempDir('stembot-slack-songs-');
     const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
     const short = await makeSong(ffmpeg, path.join(songs.dir, 'short.mp3'), 8);
-    const videos: Record<string, string> = { [SHORT]: short, [HOSTILE]: short, [LONG]: await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 120) };
+    // Two minutes (the short song, repeated): only ever cancelled, so its length costs nothing but must keep the worker busy.
+    const videos: Record<string, string> = { [SHORT]: short, [HOSTILE]: short, [LONG]: await repeatSong(ffmpeg, short, 15, path.join(songs.dir, 'long.mp3')) };
     for (let i = 0; i < 7; i += 1) videos[`page${String(i).padStart(7, '0')}`] = short;
     songBytes = await readFile(short);
     harness = await startHarness({

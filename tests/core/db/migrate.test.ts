@@ -6,6 +6,7 @@ import { openRuntime } from '../../../core/runtime.js';
 import { MIGRATIONS } from '../../../migrations/index.js';
 import { runStembot } from '../../support/cli.js';
 import { captureLogger, createTestDatabase, makeTempDir, uniqueNamespace, type TestDatabase } from '../../support/services.js';
+import { seedEmbeddedDatabase } from '../../support/embedded-template.js';
 
 const OUR_TABLES = ['delivery', 'quota_change', 'relay_cursor', 'request', 'separation', 'signing_key', 'slack_installation', 'tenant', 'usage_entry', 'worker'];
 
@@ -87,6 +88,8 @@ describe('migrations on embedded PGlite', () => {
 
   it('refuses a second process on the same data directory with a clear message', async () => {
     const temp = await makeTempDir();
+    // The first process's own start is the test above's: here it only has to hold the directory.
+    await seedEmbeddedDatabase(temp.dir);
     const { logger } = captureLogger();
     const runtime = await openRuntime(parseConfig({ DATA_DIR: temp.dir }), logger);
     try {

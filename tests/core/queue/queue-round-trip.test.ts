@@ -10,6 +10,7 @@ import { JobProducer } from '../../../core/queue/job-producer.js';
 import { openRuntime, type Runtime } from '../../../core/runtime.js';
 import { startWorkerRole } from '../../../worker/worker-role.js';
 import { REDIS_URL, captureLogger, createTestDatabase, makeTempDir, uniqueNamespace } from '../../support/services.js';
+import { seedEmbeddedDatabase } from '../../support/embedded-template.js';
 
 /** A processor standing in for the separation pipeline: two progress reports, then a result. */
 const reportingProcessor: JobProcessor = async (job) => {
@@ -52,6 +53,7 @@ const backends: [string, () => Promise<{ config: Config; cleanup: () => Promise<
     'embedded PGlite',
     async () => {
       const temp = await makeTempDir();
+      await seedEmbeddedDatabase(temp.dir);
       return { config: parseConfig({ DATA_DIR: temp.dir }), cleanup: () => temp.remove() };
     },
   ],

@@ -8,7 +8,7 @@ import type { RequestUpdate } from '../../../core/request-updates.js';
 import { locateFfmpeg } from '../../../worker/audio/ffmpeg.js';
 import { runScript, waitForOutput } from '../../support/cli.js';
 import { LocalVideoSource } from '../../support/local-sources.js';
-import { DEPLOYMENTS, isFinalUpdate, makeSong, startHarness, waitForUpdate, type Harness } from '../../support/stembot-harness.js';
+import { DEPLOYMENTS, isFinalUpdate, makeSong, repeatSong, startHarness, waitForUpdate, type Harness } from '../../support/stembot-harness.js';
 import { makeTempDir } from '../../support/services.js';
 
 let songs: { dir: string; remove(): Promise<void> };
@@ -22,8 +22,9 @@ beforeAll(async () => {
   const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
   const short = await makeSong(ffmpeg, path.join(songs.dir, 'short.mp3'), 8);
   for (const id of SHORT) videos[id] = short;
-  // Long enough that the worker is still separating when the test kills it.
-  videos[LONG] = await makeSong(ffmpeg, path.join(songs.dir, 'long.mp3'), 240);
+  // Long enough that the worker is still separating when the test kills it (the short song, repeated:
+  // it is never separated to the end, so it need not be encoded at length).
+  videos[LONG] = await repeatSong(ffmpeg, short, 30, path.join(songs.dir, 'long.mp3'));
 });
 afterAll(async () => songs?.remove());
 
