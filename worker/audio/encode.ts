@@ -7,6 +7,7 @@ import type { Logger } from '../../core/logging.js';
 import { UserError } from '../../core/errors.js';
 import { exitedCleanly, runTool, ToolError, type ToolExit, type ToolRun } from './ffmpeg.js';
 import { packSamples, type SampleKind } from './pcm.js';
+import { openWavEncoder } from './wav-encoder.js';
 
 /** One output file's format. Defaults follow the demucs CLI (`--mp3-bitrate 320`, 16-bit wav/flac unless asked). */
 export const encodeFormatSchema = z.discriminatedUnion('format', [
@@ -29,7 +30,7 @@ export const OUTPUT_EXTENSIONS: Record<OutputFormat, string> = { mp3: 'mp3', fla
 
 export interface EncoderOptions {
   ffmpeg: string;
-  /** Final path; the file appears there only once ffmpeg finished successfully. */
+  /** Final path; the file appears there only once it is complete. */
   outputPath: string;
   format: EncodeFormatInput;
   /** Rate of the planar blocks written in; default 44100. */
@@ -38,13 +39,19 @@ export interface EncoderOptions {
   logger?: Logger;
 }
 
-/** Accepts planar stereo float32 blocks and writes one encoded file. */
+/**
+ * Accepts planar stereo float32 blocks and writes one encoded file: through an ffmpeg process, or
+ * for wav directly (wav-encoder.ts).
+ */
 export interface StemEncoder {
-  /** Resolves once the block is queued for ffmpeg; past a few MB of backlog it waits for stdin to drain (backpressure). */
+  /**
+   * Resolves once the block is packed and queued (for ffmpeg's stdin, or the file), so the caller may
+   * reuse `planar`; past a few MB of backlog it waits for the queue to drain (backpressure).
+   */
   write(planar: Float32Array[]): Promise<void>;
-  /** Closes the input, waits for ffmpeg, and moves the finished file into place. */
+  /** Finishes the file (closes ffmpeg's input and waits for it) and moves it into place. */
   end(): Promise<void>;
-  /** Kills ffmpeg and removes the partial file. */
+  /** Stops the work (kills ffmpeg) and removes the partial file. */
   abort(): Promise<void>;
 }
 
@@ -53,19 +60,13 @@ interface EncodePlan {
   codecArgs: string[];
 }
 
-const WAV_DEPTHS: Record<16 | 24 | 32, { input: SampleKind; codec: string }> = {
-  16: { input: 'pcm16', codec: 'pcm_s16le' },
-  24: { input: 'pcm24', codec: 'pcm_s24le' },
-  // Float in, float out, same rate: ffmpeg copies the bits, so this output is exactly the model's samples.
-  32: { input: 'f32', codec: 'pcm_f32le' },
-};
-
 /**
  * Integer conversions (see pcm.ts): mp3 gets demucs' `i16_pcm` (clamp to ±1, ×32767, truncate), because
- * demucs feeds lame those exact int16s; wav/flac get torchaudio.save's conversion (×2^15 or ×2^23, round to
- * nearest even, clip), done here rather than by ffmpeg so the result does not depend on the ffmpeg build.
+ * demucs feeds lame those exact int16s; flac (and wav, in wav-encoder.ts) get torchaudio.save's conversion
+ * (×2^15 or ×2^23, round to nearest even, clip), done here rather than by ffmpeg so the result does not
+ * depend on the ffmpeg build.
  */
-function planFor(format: EncodeFormat, sampleRate: number): EncodePlan {
+function planFor(format: Exclude<EncodeFormat, { format: 'wav' }>, sampleRate: number): EncodePlan {
   switch (format.format) {
     case 'mp3':
       // compression_level is lame's algorithm quality.
@@ -74,10 +75,6 @@ function planFor(format: EncodeFormat, sampleRate: number): EncodePlan {
       return format.bitDepth === 16
         ? { input: 'pcm16', codecArgs: ['-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac'] }
         : { input: 'pcm24', codecArgs: ['-c:a', 'flac', '-sample_fmt', 's32', '-bits_per_raw_sample', '24', '-f', 'flac'] };
-    case 'wav': {
-      const { input, codec } = WAV_DEPTHS[format.bitDepth];
-      return { input, codecArgs: ['-c:a', codec, '-f', 'wav'] };
-    }
     case 'opus':
       // libopus only runs at 48 kHz (or lower telephone rates), so ffmpeg resamples on the way out.
       return { input: 'f32', codecArgs: ['-c:a', 'libopus', '-b:a', `${format.bitrateKbps}k`, ...(sampleRate === 48000 ? [] : ['-ar', '48000']), '-f', 'opus'] };
@@ -89,9 +86,10 @@ const RAW_INPUT_FORMAT: Record<SampleKind, string> = { f32: 'f32le', pcm16: 's16
 export async function createEncoder(options: EncoderOptions): Promise<StemEncoder> {
   const format = encodeFormatSchema.parse(options.format);
   const sampleRate = options.sampleRate ?? 44100;
-  const plan = planFor(format, sampleRate);
   await ensureWritableDir(path.dirname(options.outputPath));
   options.signal?.throwIfAborted();
+  if (format.format === 'wav') return openWavEncoder({ outputPath: options.outputPath, sampleRate, bitDepth: format.bitDepth, signal: options.signal, logger: options.logger });
+  const plan = planFor(format, sampleRate);
   const partPath = `${options.outputPath}.part`;
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',

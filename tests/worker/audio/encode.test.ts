@@ -1,11 +1,16 @@
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../core/errors.js';
 import { decodeAudio } from '../../../worker/audio/decode.js';
 import { createEncoder, type EncodeFormatInput } from '../../../worker/audio/encode.js';
 import type { FfmpegTools } from '../../../worker/audio/ffmpeg.js';
+import { packSamples, type SampleKind } from '../../../worker/audio/pcm.js';
 import { ffprobeJson, findTools, rawSamples, rms, tempDir } from './fixtures.js';
+
+const exec = promisify(execFile);
 
 let tools: FfmpegTools;
 let dir: string;
@@ -159,5 +164,141 @@ describe('createEncoder', () => {
     const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: path.join(dir, 'bad.wav'), format: { format: 'wav' } });
     await expect(encoder.write([new Float32Array(4)])).rejects.toThrow(RangeError);
     await encoder.abort();
+  });
+});
+
+/** How each wav depth went through ffmpeg before stembot wrote wav itself: packed PCM in, this codec out. */
+const FFMPEG_WAV = [
+  { bitDepth: 16, kind: 'pcm16', input: 's16le', codec: 'pcm_s16le', decodeAs: 's16le' },
+  { bitDepth: 24, kind: 'pcm24', input: 's32le', codec: 'pcm_s24le', decodeAs: 's32le' },
+  { bitDepth: 32, kind: 'f32', input: 'f32le', codec: 'pcm_f32le', decodeAs: 'f32le' },
+] as const satisfies readonly { bitDepth: 16 | 24 | 32; kind: SampleKind; input: string; codec: string; decodeAs: 's16le' | 's32le' | 'f32le' }[];
+
+/** The old path, as the reference: the same packed bytes, muxed by ffmpeg. */
+async function ffmpegWav(file: string, depth: (typeof FFMPEG_WAV)[number], rate: number, blocks: Float32Array[][]): Promise<void> {
+  const raw = `${file}.raw`;
+  await writeFile(raw, Buffer.concat(blocks.map((block) => packSamples(block, depth.kind))));
+  await exec(tools.ffmpeg, ['-v', 'error', '-y', '-f', depth.input, '-ar', String(rate), '-ac', '2', '-i', raw, '-c:a', depth.codec, '-f', 'wav', file]);
+}
+
+/** A RIFF file's top-level chunks by id (the last of each id). */
+function riffChunks(file: Buffer): Map<string, Buffer> {
+  expect(file.toString('latin1', 0, 4)).toBe('RIFF');
+  expect(file.toString('latin1', 8, 12)).toBe('WAVE');
+  expect(file.readUInt32LE(4)).toBe(file.length - 8);
+  const chunks = new Map<string, Buffer>();
+  for (let at = 12; at < file.length; ) {
+    const size = file.readUInt32LE(at + 4);
+    chunks.set(file.toString('latin1', at, at + 4), file.subarray(at + 8, at + 8 + size));
+    at += 8 + size + (size % 2);
+  }
+  return chunks;
+}
+
+/** Blocks of odd lengths whose samples include what a conversion can get wrong: clipping, NaN, ties, tiny values. */
+function awkwardBlocks(): Float32Array[][] {
+  const blocks = [sine(30001, 0, 0.9), sine(1, 30001, 0.9), sine(29999, 30002, 0.9)];
+  blocks[0]![0]!.set([1, -1, 1.5, -1.5, Number.NaN, -0, 1e-30, 2 ** -24, 3 * 2 ** -24, -(2 ** -16), 32766.5 / 32768, 1 - 2 ** -24], 0);
+  return blocks;
+}
+
+describe('createEncoder for wav', () => {
+  const rates = [44100, 96000];
+  it.each(FFMPEG_WAV.flatMap((depth) => rates.map((rate) => ({ depth, rate }))))(
+    'writes $depth.bitDepth-bit wav at $rate Hz that matches what ffmpeg wrote from the same PCM',
+    async ({ depth, rate }) => {
+      const blocks = awkwardBlocks();
+      const ours = path.join(dir, `direct-${depth.bitDepth}-${rate}.wav`);
+      const theirs = path.join(dir, `ffmpeg-${depth.bitDepth}-${rate}.wav`);
+      const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: ours, format: { format: 'wav', bitDepth: depth.bitDepth }, sampleRate: rate });
+      for (const block of blocks) await encoder.write(block);
+      await encoder.end();
+      await ffmpegWav(theirs, depth, rate, blocks);
+
+      // Same header fields (fmt and, for float, fact) and the same sample bytes; only ffmpeg's LIST/INFO tag differs.
+      const [ourChunks, theirChunks] = [riffChunks(await readFile(ours)), riffChunks(await readFile(theirs))];
+      expect([...ourChunks.keys()]).toEqual([...theirChunks.keys()].filter((id) => id !== 'LIST'));
+      for (const [id, bytes] of ourChunks) expect(bytes.equals(theirChunks.get(id)!), id).toBe(true);
+
+      // The data chunk is the packed PCM (24-bit: the top three bytes of each s32).
+      const data = ourChunks.get('data')!;
+      const packed = Buffer.concat(blocks.map((block) => packSamples(block, depth.kind)));
+      const frames = 60001;
+      if (depth.bitDepth === 24) {
+        expect(data.length).toBe(frames * 6);
+        for (let i = 0; i < 2 * frames; i++) if (data.readIntLE(3 * i, 3) !== packed.readInt32LE(4 * i) >> 8) expect.fail(`sample ${i}`);
+      } else {
+        expect(data.equals(packed)).toBe(true);
+      }
+
+      // ffmpeg decodes both to the same samples and reads the same stream.
+      expect((await rawSamples(tools.ffmpeg, ours, depth.decodeAs)).equals(await rawSamples(tools.ffmpeg, theirs, depth.decodeAs))).toBe(true);
+      const [ourProbe, theirProbe] = [await ffprobeJson(tools.ffprobe, ours), await ffprobeJson(tools.ffprobe, theirs)];
+      const fields = ['codec_name', 'sample_fmt', 'sample_rate', 'channels', 'channel_layout', 'bits_per_sample', 'duration_ts'];
+      const pick = (stream: Record<string, unknown>) => Object.fromEntries(fields.map((field) => [field, stream[field]]));
+      expect(pick(ourProbe.streams[0]!)).toEqual(pick(theirProbe.streams[0]!));
+      expect(ourProbe.streams[0]).toMatchObject({ codec_name: depth.codec, sample_rate: String(rate), channels: 2, duration_ts: frames });
+      expect(Number(ourProbe.format.duration)).toBeCloseTo(frames / rate, 4);
+    },
+  );
+
+  it.each([16, 24, 32] as const)('writes a zero-length %i-bit stem as a valid empty wav', async (bitDepth) => {
+    const file = path.join(dir, `empty-${bitDepth}.wav`);
+    const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: file, format: { format: 'wav', bitDepth } });
+    await encoder.end();
+    expect(riffChunks(await readFile(file)).get('data')!.length).toBe(0);
+    const { streams } = await ffprobeJson(tools.ffprobe, file);
+    expect(streams[0]).toMatchObject({ sample_rate: '44100', channels: 2 });
+    expect((await rawSamples(tools.ffmpeg, file, 's16le')).length).toBe(0);
+  });
+
+  it('abort in the middle of writes leaves no file, and may be called twice', async () => {
+    const out = path.join(dir, 'wav-aborted');
+    await mkdir(out);
+    const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: path.join(out, 'bass.wav'), format: { format: 'wav', bitDepth: 32 } });
+    const block = sine(65536);
+    // Past the backlog, so writes are still on their way to the file when abort comes.
+    for (let i = 0; i < 12; i++) await encoder.write(block);
+    const pending = encoder.write(block);
+    await Promise.all([encoder.abort(), encoder.abort(), pending]);
+    expect(await readdir(out)).toEqual([]);
+    await expect(encoder.write(block)).rejects.toThrow(/already aborted/);
+    await expect(encoder.end()).rejects.toThrow(/already aborted/);
+  });
+
+  it('throws on writes and ends after end, and leaves the finished file alone', async () => {
+    const file = path.join(dir, 'ended.wav');
+    const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: file, format: { format: 'wav' } });
+    await encoder.write(sine(1000));
+    await encoder.end();
+    await expect(encoder.write(sine(1000))).rejects.toThrow(/already ended/);
+    await expect(encoder.end()).rejects.toThrow(/already ended/);
+    expect((await ffprobeJson(tools.ffprobe, file)).streams[0]).toMatchObject({ duration_ts: 1000 });
+  });
+
+  it('reports a full disk as output_unwritable and leaves nothing behind', async () => {
+    const out = path.join(dir, 'wav-full');
+    await mkdir(out);
+    const file = path.join(out, 'other.wav');
+    // The partial file is written through this link, so every write fails with ENOSPC.
+    await symlink('/dev/full', `${file}.part`);
+    const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: file, format: { format: 'wav' } });
+    const error = await (async () => {
+      for (let i = 0; i < 100; i++) await encoder.write(sine(65536));
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as UserError).code).toBe('output_unwritable');
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('reports a full disk found at end as output_unwritable', async () => {
+    const out = path.join(dir, 'wav-full-at-end');
+    await mkdir(out);
+    const file = path.join(out, 'other.wav');
+    await symlink('/dev/full', `${file}.part`);
+    const encoder = await createEncoder({ ffmpeg: tools.ffmpeg, outputPath: file, format: { format: 'wav' } });
+    const error = await encoder.end().catch((e: unknown) => e);
+    expect((error as UserError).code).toBe('output_unwritable');
+    expect(await readdir(out)).toEqual([]);
   });
 });
