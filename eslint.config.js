@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'separated/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'separated/', 'worker/wasm/assembly/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,10 +2,11 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logging.js';
 import { UserError } from '../core/errors.js';
-import { decodeInterleaved, DECODE_CHANNELS, DECODE_SAMPLE_RATE, type InterleavedBlock } from './audio/decode.js';
+import { decodeToFile, DECODE_SAMPLE_RATE } from './audio/decode.js';
 import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio/encode.js';
 import { separate, separationSettingsSchema, stemNames, type ExcerptOptions, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
 import type { LoadedModel } from './engine/model.js';
+import { TrackSpool, type SpoolFiller } from './engine/spool.js';
 import type { StemWriter } from './engine/stem-output.js';
 import { DiskGuard, diskBytesPerFrame } from './disk-space.js';
 
@@ -81,22 +82,6 @@ export interface SeparatedTrack {
   timings: TrackTimings;
 }
 
-/** Times every `next()` of an iterable: how long the consumer waited for its producer. */
-async function* timed<T>(source: AsyncIterable<T>, clock: { ms: number }): AsyncGenerator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const started = performance.now();
-      const step = await iterator.next();
-      clock.ms += performance.now() - started;
-      if (step.done) return;
-      yield step.value;
-    }
-  } finally {
-    await iterator.return?.();
-  }
-}
-
 /**
  * Wall time during which at least one call is in flight: stems are encoded concurrently, and
  * summing their overlapping waits would count the same second several times.
@@ -117,12 +102,12 @@ class BusyClock {
 }
 
 /**
- * One track end to end as a stream: ffmpeg decode -> engine (spool, chunks, model, overlap-add)
- * -> one ffmpeg encoder per stem. Memory stays bounded by the engine's window, not the track.
+ * One track end to end as a stream: ffmpeg decode (into the engine's spool) -> engine (chunks,
+ * model, overlap-add) -> one encoder per stem (an ffmpeg process, or for wav the file written
+ * directly). Memory stays bounded by the engine's window, not the track.
  */
 export async function separateTrack(options: SeparateTrackOptions): Promise<SeparatedTrack> {
   const started = performance.now();
-  const decodeClock = { ms: 0 };
   const encodeClock = new BusyClock();
   const encoders: StemEncoder[] = [];
   const stems: { name: string; path: string }[] = [];
@@ -141,7 +126,8 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
   const disk = diskGuardFor(options);
   await disk.checkLength(Math.ceil((options.expectedSeconds ?? 0) * DECODE_SAMPLE_RATE));
   const previewStems: { name: string; path: string }[] = [];
-  const decoded = timed(capLength(decodeInterleaved(options.input, { ffmpeg: options.ffmpeg, signal: options.signal, logger: options.logger }), options.maxSeconds), decodeClock);
+  const decoder = decoderFor(options);
+  const maxFrames = options.maxSeconds === undefined ? Infinity : Math.ceil(options.maxSeconds * DECODE_SAMPLE_RATE);
   try {
     let previewMs: number | undefined;
     const preview = options.preview && {
@@ -151,12 +137,18 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
         return options.preview?.onReady(ready);
       },
     };
-    const result = await separate(decoded, {
+    const result = await separate(decoder, {
       ...options.settings,
       model: options.model,
       openStem,
       tempDir: options.tempDir,
-      beforeSpoolGrowth: (samples, spooled) => disk.checkGrowth(samples, spooled),
+      // ffmpeg writes the spool itself, so both checks see growth once it is on disk: the spool can
+      // run a poll's worth (a few MB) past a refusal before ffmpeg is killed (see TrackSpool.follow).
+      beforeSpoolGrowth: async (samples, spooled) => {
+        // The length a source states is what was checked and charged: a file whose frames run on past its header must not get more.
+        if (samples > maxFrames) throw longerThanStated(options.maxSeconds ?? 0);
+        await disk.checkGrowth(samples, spooled);
+      },
       signal: options.signal,
       onProgress: options.onProgress,
       excerpt: preview && excerptFor(preview, stemOpener(preview.outputPath, preview.format, previewStems), previewStems),
@@ -165,7 +157,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
       stems,
       durationSeconds: result.length / DECODE_SAMPLE_RATE,
       timings: {
-        decodeMs: decodeClock.ms,
+        decodeMs: decoder.ms,
         inferenceMs: result.timings.inferenceMs,
         sessionRunMs: result.timings.sessionRunMs,
         overlapAddMs: result.timings.overlapAddMs,
@@ -191,19 +183,27 @@ function excerptFor(preview: PreviewOptions, openStem: (name: string) => Promise
 }
 
 /**
- * Counts decoded frames and stops past `maxSeconds`: the length a source states is what was
- * checked and charged, and a file whose frames run on past its header must not get more.
+ * ffmpeg decoding straight into the engine's track spool, followed as it grows; `ms` is the decode
+ * phase's wall time, until the whole track is on disk and its statistics are known.
  */
-async function* capLength(blocks: AsyncIterable<InterleavedBlock>, maxSeconds: number | undefined): AsyncGenerator<InterleavedBlock> {
-  const maxFrames = maxSeconds === undefined ? Infinity : Math.ceil(maxSeconds * DECODE_SAMPLE_RATE);
-  let frames = 0;
-  for await (const block of blocks) {
-    frames += block.length / DECODE_CHANNELS;
-    if (frames > maxFrames) {
-      throw new UserError('audio_longer_than_stated', `This audio is longer than it says: it runs past ${formatMinutes(maxSeconds ?? 0)}, so it was stopped. Nothing was charged.`);
-    }
-    yield block;
-  }
+function decoderFor(options: SeparateTrackOptions): SpoolFiller & { ms: number } {
+  const decode = { ffmpeg: options.ffmpeg, maxSeconds: options.maxSeconds, signal: options.signal, logger: options.logger };
+  const decoder: SpoolFiller & { ms: number } = {
+    ms: 0,
+    fill: async (spoolPath, spoolOptions) => {
+      const started = performance.now();
+      try {
+        return await TrackSpool.follow(spoolPath, (file) => decodeToFile(options.input, file, decode), spoolOptions);
+      } finally {
+        decoder.ms = performance.now() - started;
+      }
+    },
+  };
+  return decoder;
+}
+
+function longerThanStated(maxSeconds: number): UserError {
+  return new UserError('audio_longer_than_stated', `This audio is longer than it says: it runs past ${formatMinutes(maxSeconds)}, so it was stopped. Nothing was charged.`);
 }
 
 function formatMinutes(seconds: number): string {

@@ -3,6 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../../core/logging.js';
 import { UserError } from '../../core/errors.js';
+import type { SpoolWriter } from '../engine/spool.js';
 import { exitedCleanly, inputGuardArgs, refusedByInputGuard, runTool, ToolError, type ToolExit, type ToolRun } from './ffmpeg.js';
 
 /** Planar stereo samples: `[left, right]`, both the same length. */
@@ -49,7 +50,7 @@ export async function* decodeInterleaved(input: string | Readable, options: Deco
   options.signal?.throwIfAborted();
 
   const fromStream = typeof input !== 'string';
-  const run = runTool(options.ffmpeg, decodeArgs(fromStream ? 'pipe:0' : input), { stdin: fromStream ? 'pipe' : 'ignore', signal: options.signal });
+  const run = runTool(options.ffmpeg, decodeArgs(fromStream ? 'pipe:0' : input, 'pipe:1'), { stdin: fromStream ? 'pipe' : 'ignore', signal: options.signal });
   const feed = fromStream ? feedStdin(input, run) : undefined;
   const blocks = new BlockAssembler(blockFrames);
   let frames = 0;
@@ -77,14 +78,63 @@ export async function* decodeInterleaved(input: string | Readable, options: Deco
   }
 }
 
-function decodeArgs(source: string): string[] {
+export interface DecodeToFileOptions extends Omit<DecodeOptions, 'blockFrames'> {
+  /**
+   * The longest the caller will take, in seconds: ffmpeg stops a second past it, a backstop to the
+   * caller's own check of the frames (which then sees more than it takes and refuses the track).
+   */
+  maxSeconds?: number | undefined;
+}
+
+/** How far past `maxSeconds` ffmpeg decodes: enough for the caller to see the track run past it. */
+const PAST_MAX_SECONDS = 1;
+
+/**
+ * The same decode, with ffmpeg writing the interleaved samples to `outputPath` itself (made by the
+ * caller, who follows it as it grows: `TrackSpool.follow`). Nothing passes through Node, whose pipe
+ * costs more than the decode: a 4-minute flac took 0.6-0.8 s through it against 0.4 s for ffmpeg
+ * alone. `done` rejects with the same errors `decodeInterleaved` throws.
+ */
+export async function decodeToFile(input: string | Readable, outputPath: string, options: DecodeToFileOptions): Promise<SpoolWriter> {
+  if (typeof input === 'string') await assertNonEmptyFile(input);
+  options.signal?.throwIfAborted();
+
+  const fromStream = typeof input !== 'string';
+  const limit = options.maxSeconds === undefined ? [] : ['-t', String(options.maxSeconds + PAST_MAX_SECONDS)];
+  // `file:` so that no character in the path makes ffmpeg take it for another protocol.
+  const run = runTool(options.ffmpeg, decodeArgs(fromStream ? 'pipe:0' : input, `file:${outputPath}`, limit), { stdin: fromStream ? 'pipe' : 'ignore', signal: options.signal });
+  // ffmpeg writes nothing there; drained so that the pipe's end does not hold up the exit.
+  run.stdout.resume();
+  const feed = fromStream ? feedStdin(input, run) : undefined;
+  let stopped = false;
+  const done = (async () => {
+    const exit = await run.exit;
+    options.signal?.throwIfAborted();
+    const fed = await feed;
+    if (fed?.error) throw fed.error;
+    // Stopped by the caller, who has its own reason: ffmpeg being killed is not a decode failure to log.
+    if (stopped) throw new Error('the decode was stopped');
+    if (!exitedCleanly(exit)) throw decodeFailure(exit, fed?.bytes, options.logger);
+    if ((await stat(outputPath)).size < BYTES_PER_FRAME) throw emptyAudio();
+  })();
+  return {
+    done,
+    stop: () => {
+      stopped = true;
+      run.kill();
+    },
+  };
+}
+
+function decodeArgs(source: string, output: string, outputLimit: readonly string[] = []): string[] {
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'error',
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
     ...inputGuardArgs(source === 'pipe:0' ? 'pipe' : 'file'),
     '-i', source,
     '-map', '0:a:0', '-vn', '-sn', '-dn',
+    ...outputLimit,
     '-f', 'f32le', '-acodec', 'pcm_f32le', '-ac', String(DECODE_CHANNELS), '-ar', String(DECODE_SAMPLE_RATE),
-    'pipe:1',
+    output,
   ];
 }
 
@@ -125,11 +175,15 @@ async function feedStdin(input: Readable, run: ToolRun): Promise<FeedResult> {
 /** Patterns in ffmpeg's stderr that mean "there is no audio in this file" rather than "this file is broken". */
 const NOT_AUDIO = /matches no streams|does not contain any stream|no audio stream/i;
 
+/** ffmpeg could not write its output (the spool): the server's disk, never the user's file. */
+const OUTPUT_FAILED = /No space left on device|Disk quota exceeded|av_interleaved_write_frame|Error writing trailer|Error submitting a packet to the muxer/i;
+
 function decodeFailure(exit: ToolExit, fedBytes: number | undefined, logger: Logger | undefined): Error {
   if (exit.spawnError) return new ToolError(`could not start ffmpeg: ${exit.spawnError.message}`, exit);
   logger?.warn({ code: exit.code, signal: exit.signal, stderrTail: exit.stderrTail }, 'ffmpeg decode failed');
   if (fedBytes === 0) return emptyAudio();
   if (exit.signal !== null) return new ToolError(`ffmpeg was killed by ${exit.signal}`, exit);
+  if (OUTPUT_FAILED.test(exit.stderrTail.join('\n'))) return new ToolError('ffmpeg could not write the decoded audio', exit);
   const refused = refusedByInputGuard(exit);
   if (refused) return refused;
   if (NOT_AUDIO.test(exit.stderrTail.join('\n'))) {

@@ -1,3 +1,5 @@
+import { Kernels } from '../wasm/kernels.js';
+
 /**
  * How float samples become the bytes ffmpeg reads.
  * - `f32`: the float32 bits as they are.
@@ -8,7 +10,8 @@
  */
 export type SampleKind = 'f32' | 'pcm16' | 'pcm24' | 'lame16';
 
-// The packers write through typed-array views, whose byte order is the host's; ffmpeg reads little-endian.
+// Decoded audio and spools are read and written through typed-array views, whose byte order is the
+// host's; ffmpeg reads and writes little-endian (as WASM memory, where the packers work, always is).
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('stembot needs a little-endian host');
 
 /** Bytes per stereo frame of each kind. */
@@ -16,7 +19,9 @@ export const PACKED_FRAME_BYTES: Record<SampleKind, number> = { f32: 8, pcm16: 4
 
 /**
  * Interleaves planar stereo `[2][n]` into little-endian bytes of the given kind, into `reuse`
- * when it is big enough (a buffer the caller is done with), else into a new one.
+ * when it is big enough (a buffer the caller is done with), else into a new one. The conversion
+ * runs in the SIMD kernels (worker/wasm/assembly/pcm.ts), which do per sample exactly what
+ * `floatToInt` and `lameInt16` below say; the tests hold them to it.
  */
 export function packSamples(planar: Float32Array[], kind: SampleKind, reuse?: ArrayBuffer): Buffer {
   const [left, right] = planar;
@@ -25,72 +30,61 @@ export function packSamples(planar: Float32Array[], kind: SampleKind, reuse?: Ar
   }
   const bytes = left.length * PACKED_FRAME_BYTES[kind];
   const into = reuse && reuse.byteLength >= bytes ? reuse : new ArrayBuffer(bytes);
-  // One monomorphic loop per kind: this runs for every sample of every stem.
-  switch (kind) {
-    case 'f32':
-      return bytesOf(packF32(left, right, new Float32Array(into, 0, 2 * left.length)));
-    case 'pcm16':
-      return bytesOf(packPcm16(left, right, new Int16Array(into, 0, 2 * left.length)));
-    case 'pcm24':
-      return bytesOf(packPcm24(left, right, new Int32Array(into, 0, 2 * left.length)));
-    case 'lame16':
-      return bytesOf(packLame16(left, right, new Int16Array(into, 0, 2 * left.length)));
+  const packed = Buffer.from(into, 0, bytes);
+  packer.pack(left, right, kind, packed);
+  return packed;
+}
+
+/** The kernels' instance for packing, with room for the largest block seen so far. */
+class Packer {
+  private kernels: Kernels | undefined;
+  private frames = 0;
+  private left = 0;
+  private right = 0;
+  private out = 0;
+
+  pack(left: Float32Array, right: Float32Array, kind: SampleKind, into: Uint8Array): void {
+    const n = left.length;
+    const kernels = this.room(n);
+    kernels.f32(this.left, n).set(left);
+    kernels.f32(this.right, n).set(right);
+    const { exports } = kernels;
+    const kernel = { f32: exports.packF32, pcm16: exports.packPcm16, pcm24: exports.packPcm24, lame16: exports.packLame16 }[kind];
+    kernel(this.left, this.right, n, this.out);
+    into.set(kernels.bytes(this.out, into.length));
+  }
+
+  private room(frames: number): Kernels {
+    if (this.kernels && frames <= this.frames) return this.kernels;
+    // A fresh instance laid out for the new size: blocks are about a segment, so this happens
+    // a handful of times per process.
+    this.frames = Math.max(frames, 2 * this.frames);
+    const kernels = new Kernels();
+    this.left = kernels.reserve(this.frames * Float32Array.BYTES_PER_ELEMENT);
+    this.right = kernels.reserve(this.frames * Float32Array.BYTES_PER_ELEMENT);
+    this.out = kernels.reserve(this.frames * MAX_FRAME_BYTES);
+    this.kernels = kernels;
+    return kernels;
   }
 }
 
-function bytesOf(samples: Float32Array | Int16Array | Int32Array): Buffer {
-  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-}
-
-function packF32(left: Float32Array, right: Float32Array, out: Float32Array): Float32Array {
-  for (let i = 0; i < left.length; i++) {
-    out[2 * i] = left[i]!;
-    out[2 * i + 1] = right[i]!;
-  }
-  return out;
-}
-
-function packPcm16(left: Float32Array, right: Float32Array, out: Int16Array): Int16Array {
-  for (let i = 0; i < left.length; i++) {
-    out[2 * i] = scaleRoundClip(left[i]!, 32768);
-    out[2 * i + 1] = scaleRoundClip(right[i]!, 32768);
-  }
-  return out;
-}
-
-function packPcm24(left: Float32Array, right: Float32Array, out: Int32Array): Int32Array {
-  for (let i = 0; i < left.length; i++) {
-    out[2 * i] = scaleRoundClip(left[i]!, 8388608) * 256;
-    out[2 * i + 1] = scaleRoundClip(right[i]!, 8388608) * 256;
-  }
-  return out;
-}
-
-function packLame16(left: Float32Array, right: Float32Array, out: Int16Array): Int16Array {
-  for (let i = 0; i < left.length; i++) {
-    out[2 * i] = lameInt16(left[i]!);
-    out[2 * i + 1] = lameInt16(right[i]!);
-  }
-  return out;
-}
-
-/** round-half-even(x · 2^bits) clipped to [-2^bits, 2^bits - 1]; NaN becomes silence. */
-export function floatToInt(sample: number, bits: 15 | 23): number {
-  return scaleRoundClip(sample, 2 ** bits) || 0;
-}
+const MAX_FRAME_BYTES = Math.max(...Object.values(PACKED_FRAME_BYTES));
+const packer = new Packer();
 
 /**
- * The packers' inner step, small enough for V8 to inline into their loops: round-half-even(x ·
- * full) clipped to [-full, full - 1]. NaN fails both comparisons and stays NaN, which an integer
- * typed array stores as 0 (silence), so the loops need no NaN test of their own.
+ * The reference for pcm16 and pcm24, per sample: round-half-even(x · 2^bits) clipped to
+ * [-2^bits, 2^bits - 1]; NaN becomes silence.
  */
-function scaleRoundClip(sample: number, full: number): number {
+export function floatToInt(sample: number, bits: 15 | 23): number {
+  const full = 2 ** bits;
   const scaled = sample * full;
+  if (Number.isNaN(scaled)) return 0;
   if (scaled >= full - 1) return full - 1;
   if (scaled <= -full) return -full;
   return scaled + ROUNDER - ROUNDER;
 }
 
+/** The reference for lame16, per sample: demucs' i16_pcm. */
 export function lameInt16(sample: number): number {
   if (Number.isNaN(sample)) return 0;
   return Math.trunc(Math.min(1, Math.max(-1, sample)) * 32767);

@@ -1,13 +1,12 @@
 import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { UserError } from '../../core/errors.js';
-import { runChunks, type ComputeTimings } from './infer.js';
+import { inputChunks, recycleOutputs, runChunks, type ComputeTimings } from './infer.js';
 import type { LoadedModel } from './model.js';
 import { OverlapAdd, PassAverage, transitionWeight, type Block } from './overlap-add.js';
-import { NORMALISATION_EPSILON, TrackSpool } from './spool.js';
+import { NORMALISATION_EPSILON, TrackSpool, type SpoolFiller, type SpoolOptions } from './spool.js';
 import { StemOutput, clipModeSchema, type StemWriter } from './stem-output.js';
 
 /**
@@ -70,7 +69,10 @@ export interface SeparateOptions extends SeparationSettings {
   openStem: (name: string) => StemWriter | Promise<StemWriter>;
   /** Spools (track and, for rescale, stems) go in a fresh folder here, removed at the end. */
   tempDir: string;
-  /** Awaited before the track spool grows to `samples` per channel (`spooled` are written): the disk guard's hook. */
+  /**
+   * Awaited before the track spool grows to `samples` per channel (`spooled` are written): the disk
+   * guard's hook. A `SpoolFiller` input reports growth once it is on disk (see `SpoolOptions`).
+   */
   beforeSpoolGrowth?: (samples: number, spooled: number) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (progress: SeparationProgress) => void;
@@ -189,16 +191,22 @@ export function placeExcerpt(trackLength: number, start: number | undefined, len
   return { start: Math.max(0, Math.min(Math.floor(wanted), trackLength - fitted)), length: fitted };
 }
 
-export async function separate(input: AsyncIterable<Float32Array /* interleaved stereo [n,2] */>, options: SeparateOptions): Promise<SeparationResult> {
+/**
+ * Separates a track given as interleaved stereo blocks `[n,2]`, or by a `SpoolFiller` that writes
+ * the track spool itself (a decoder with the file as its output, at its own speed).
+ */
+export async function separate(input: AsyncIterable<Float32Array /* interleaved stereo [n,2] */> | SpoolFiller, options: SeparateOptions): Promise<SeparationResult> {
   const settings = separationSettingsSchema.parse(options);
   const dir = await mkdtemp(join(options.tempDir, 'stembot-separate-'));
   let track: TrackSpool | undefined;
   try {
-    track = await TrackSpool.write(input, join(dir, 'track.f32'), {
+    const spoolPath = join(dir, 'track.f32');
+    const spoolOptions: SpoolOptions = {
       signal: options.signal,
       onSamples: (samples) => options.onProgress?.({ stage: 'spool', samples }),
       beforeGrowth: options.beforeSpoolGrowth,
-    });
+    };
+    track = await ('fill' in input ? input.fill(spoolPath, spoolOptions) : TrackSpool.write(input, spoolPath, spoolOptions));
     // A track under twice the excerpt gets none: its whole result comes about as soon.
     if (options.excerpt && track.length >= 2 * options.excerpt.length) {
       // The preview: the excerpt alone, normalised by its own statistics, as if demucs had been
@@ -232,24 +240,22 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
 
   await mkdir(dir, { recursive: true });
   let output: StemOutput | undefined;
+  let overlapAdds: OverlapAdd[] = [];
+  let inferring: Promise<Float32Array[]> | undefined;
   try {
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
     const weight = transitionWeight(S, settings.transitionPower);
     const denormalise = { scale: track.std + NORMALISATION_EPSILON, mean: track.mean };
-    const overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, p.length, weight, denormalise));
+    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, p.length, weight, denormalise));
     const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
     const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
 
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
-    // One set of input chunks for the whole track: a batch is read only once the model is done
-    // with the one before, so the buffers are free again by then.
-    // In shared memory: the inference thread reads them where they are, no copy on the way.
-    const shared = new SharedArrayBuffer(batchSize * 2 * S * Float32Array.BYTES_PER_ELEMENT);
-    const inputs = Array.from({ length: batchSize }, (_, b) => new Float32Array(shared, b * 2 * S * Float32Array.BYTES_PER_ELEMENT, 2 * S)); // [2,S] each
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
-      const chunks = inputs.slice(0, batch.length);
+      // Moved to the inference thread and back, not copied: the session's buffers, reused.
+      const chunks = inputChunks(model, batch.length); // [2,S] each
       for (const [i, job] of batch.entries()) {
         const chunk = chunks[i] as Float32Array;
         const readFrom = (passes[job.pass] as Pass).start + job.offset - Math.floor((S - job.used) / 2);
@@ -260,7 +266,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     };
     // Stages, not phases: the model works on the next batch while this one is overlap-added
     // and handed to the encoders.
-    let inferring = infer(batches[0] as ChunkJob[]);
+    inferring = infer(batches[0] as ChunkJob[]);
     for (const [b, batch] of batches.entries()) {
       signal?.throwIfAborted();
       const outputs = await inferring;
@@ -271,24 +277,28 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
         inferring.catch(() => undefined);
       }
       for (const [i, job] of batch.entries()) {
-        // A turn of the event loop of its own for each chunk's overlap-add (see StemOutput.write).
-        await nextTurn();
         const started = performance.now();
         const pass = passes[job.pass] as Pass;
         const onTrack = (block: Block): Block => ({ ...block, start: block.start + pass.start });
         // The block is overlap-add's own buffer until its next add: written out before then.
-        average.add(job.pass, onTrack(await (overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
+        average.add(job.pass, onTrack((overlapAdds[job.pass] as OverlapAdd).add(job.offset, outputs[i] as Float32Array, job.used, job.next)));
         const ready = average.take();
         const stemBlocks = ready && toStems(ready, K, keep);
         timings.overlapAddMs += performance.now() - started;
         if (stemBlocks) await output.write(stemBlocks.planar, stemBlocks.peaks);
       }
+      // Overlap-add copied what it needs: the model's buffers go back to be filled again.
+      recycleOutputs(model, outputs);
       onProgress?.({ stage: 'separate', fraction: (b + 1) / batches.length, timings: { ...timings } });
     }
     signal?.throwIfAborted();
     const levels = await output.finish((fraction) => onProgress?.({ stage: 'write', fraction }));
     return { stems, length: track.length, shiftOffsets, maxShift, levels, timings };
   } finally {
+    // A chunk still being read (after a failure) writes into memory that is about to be reused.
+    await inferring?.catch(() => undefined);
+    // Their memory serves the next separation (or the full track after its preview).
+    for (const overlapAdd of overlapAdds) overlapAdd.release();
     await output?.close();
   }
 }

@@ -52,6 +52,24 @@ export async function runChunks(model: LoadedModel, chunks: readonly Float32Arra
   }
 }
 
+/**
+ * `count` input chunks `[2,S]` to fill for one `runChunks` call, consecutive in one buffer that
+ * the call moves to the inference thread and back: don't keep them past the call.
+ */
+export function inputChunks(model: LoadedModel, count: number): Float32Array[] {
+  const size = AUDIO_CHANNELS * model.contract.segment;
+  const all = model.session.inputBuffer(count * size);
+  return Array.from({ length: count }, (_, b) => all.subarray(b * size, (b + 1) * size));
+}
+
+/**
+ * Outputs `runChunks` returned without caller buffers, once the caller is done with them: the
+ * session fills them again on a later run instead of fresh memory.
+ */
+export function recycleOutputs(model: LoadedModel, outputs: readonly Float32Array[]): void {
+  model.session.recycle(outputs);
+}
+
 /** `count` output arrays `[K,2,S]`, consecutive views of one ArrayBuffer, as onnxruntime can fill in one run. */
 export function outputBuffers(contract: ModelContract, count: number): Float32Array[] {
   const size = contract.sources * AUDIO_CHANNELS * contract.segment;
@@ -82,12 +100,14 @@ async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: r
   const feeds: Record<string, ort.Tensor> = { [contract.waveformInput]: new ort.Tensor('float32', joined(chunks), [B, AUDIO_CHANNELS, S]) };
   const time = out && contiguous(out);
   const fetches: Record<string, ort.Tensor | null> = { [contract.waveformOutput]: time ? new ort.Tensor('float32', time, [B, K, AUDIO_CHANNELS, S]) : null };
+  // Without caller buffers the session fills one that `recycleOutputs` gave back.
+  const shapes = { [contract.waveformOutput]: [B, K, AUDIO_CHANNELS, S] };
   if (contract.kind === 'split' && split) {
     const spec = [SPEC_CHANNELS, SPEC_BINS, contract.frames];
     feeds[contract.spectrogramInput] = new ort.Tensor('float32', split.specFeed, [B, ...spec]);
     fetches[contract.spectrogramOutput] = new ort.Tensor('float32', split.freqOut, [B, K, ...spec]);
   }
-  const results = await session.run(feeds, fetches);
+  const results = await session.run(feeds, fetches, shapes);
   // Inside onnxruntime, on the inference thread: the rest of inferenceMs is ours (the hop there and back, copies).
   timings.sessionRunMs += session.lastRunMs;
   const all = float32(results[contract.waveformOutput]);

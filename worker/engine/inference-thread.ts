@@ -8,9 +8,10 @@ import * as ort from 'onnxruntime-node';
  * thread (its backend wraps the native call in a setImmediate): on the main thread, every model
  * call would freeze chat, progress and queue locks for its whole length (seconds per chunk for
  * htdemucs on a CPU). So the sessions live on one inference thread per process, and
- * `ThreadedSession` is their stand-in here with the same `run`: inputs are copied over (views of
- * SharedArrayBuffers are shared, not copied), outputs are moved back without a copy. While a
- * chunk runs there, this thread overlap-adds and encodes the previous one.
+ * `ThreadedSession` is their stand-in here with the same `run`. Inputs from `inputBuffer` are
+ * moved there and back; others are copied (views of SharedArrayBuffers are shared, and copied on
+ * the thread, since onnxruntime-node refuses shared memory). Outputs are moved back without a
+ * copy. While a chunk runs there, this thread overlap-adds and encodes the previous one.
  */
 
 export interface TensorMessage {
@@ -27,17 +28,19 @@ export type InferenceRequest =
   | { id: number; kind: 'open'; session: number; model: Uint8Array; options: ort.InferenceSession.SessionOptions }
   /**
    * `fetches`: the outputs asked for (all when empty); by their dims where the caller has buffers,
-   * which the thread fills with buffers of its own and moves here.
+   * which the thread fills with buffers of its own and moves here. `shapes`: the dims of outputs
+   * fetched as null, where the caller knows them, so the thread can fill a recycled buffer.
+   * `moved`: the feeds whose buffers were moved here (see `inputBuffer`), to be moved back.
    */
-  | { id: number; kind: 'run'; session: number; feeds: Record<string, TensorMessage>; fetches: Record<string, number[] | null> }
+  | { id: number; kind: 'run'; session: number; feeds: Record<string, TensorMessage>; fetches: Record<string, number[] | null>; shapes: Record<string, number[]>; moved: string[] }
   | { id: number; kind: 'release'; session: number }
   /** Output buffers whose results were copied out: the thread reuses them. No reply. */
   | { id: number; kind: 'recycle'; buffers: ArrayBuffer[] };
 
 export type InferenceReply =
   | { id: number; kind: 'opened'; inputs: Described; outputs: Described }
-  /** `postedAt`: the thread's clock (performance.timeOrigin + now) as it replied. */
-  | { id: number; kind: 'ran'; outputs: Record<string, TensorMessage>; runMs: number; postedAt: number }
+  /** `postedAt`: the thread's clock (performance.timeOrigin + now) as it replied. `inputs`: the feeds' buffers, moved back. */
+  | { id: number; kind: 'ran'; outputs: Record<string, TensorMessage>; runMs: number; postedAt: number; inputs: ArrayBuffer[] }
   | { id: number; kind: 'released' }
   | { id: number; kind: 'failed'; message: string };
 
@@ -114,10 +117,42 @@ export interface ModelSession {
   readonly lastRunMs: number;
   /** Milliseconds the last `run`'s answer waited for this thread to be free: this thread's work, not inference. */
   readonly lastQueuedMs: number;
-  run(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>): Promise<Record<string, ort.Tensor>>;
+  /**
+   * As `InferenceSession.run`. `shapes`: the dims of outputs fetched as null, when the caller
+   * knows them; such an output then comes in a buffer `recycle` gave back, not fresh memory.
+   */
+  run(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>, shapes?: Record<string, number[]>): Promise<Record<string, ort.Tensor>>;
+  /**
+   * A float32 array of `length` to fill and feed to `run`, which moves it to the inference thread
+   * and back instead of copying it (megabytes per chunk). Passed to `run`, it is the session's
+   * again: take a new one for the next call.
+   */
+  inputBuffer(length: number): Float32Array;
+  /**
+   * Output arrays `run` returned that the caller is done with: later runs fill them again. A
+   * model's outputs are megabytes per chunk; fresh ones every chunk kept the garbage collector
+   * busy for a fifth of a separation.
+   */
+  recycle(outputs: readonly Float32Array[]): void;
   release(): Promise<void>;
   /** False once the inference thread died: open the model again. */
   readonly usable: boolean;
+}
+
+/** Input buffers `run` may move to the thread; and those back from it, free, by byte length. */
+const movable = new WeakSet<ArrayBuffer>();
+const freeInputs = new Map<number, ArrayBuffer[]>();
+/** A pipelined caller has a couple of inputs out at a time; more would only be held memory. */
+const FREE_INPUTS_PER_SIZE = 4;
+
+function isMovable(buffer: ArrayBufferLike | undefined): buffer is ArrayBuffer {
+  return buffer instanceof ArrayBuffer && movable.has(buffer);
+}
+
+function releaseInput(buffer: ArrayBuffer): void {
+  const free = freeInputs.get(buffer.byteLength) ?? [];
+  if (free.length < FREE_INPUTS_PER_SIZE) free.push(buffer);
+  freeInputs.set(buffer.byteLength, free);
 }
 
 class ThreadedSession implements ModelSession {
@@ -151,11 +186,14 @@ class ThreadedSession implements ModelSession {
    * As `InferenceSession.run`. A preallocated fetch is filled in place, as onnxruntime would: the
    * thread writes into a buffer of its own, moves it here, and gets it back once copied.
    */
-  async run(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null> = {}): Promise<Record<string, ort.Tensor>> {
+  async run(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null> = {}, shapes: Record<string, number[]> = {}): Promise<Record<string, ort.Tensor>> {
     const messages = Object.fromEntries(Object.entries(feeds).map(([name, tensor]) => [name, { data: float32(tensor, name), dims: [...tensor.dims] }]));
     const asked = Object.fromEntries(Object.entries(fetches).map(([name, tensor]) => [name, tensor && [...tensor.dims]]));
-    const reply = await thread.request({ kind: 'run', session: this.id, feeds: messages, fetches: asked });
+    const moved = Object.keys(messages).filter((name) => isMovable(messages[name]?.data.buffer));
+    const transfer = [...new Set(moved.map((name) => messages[name]?.data.buffer as ArrayBuffer))];
+    const reply = await thread.request({ kind: 'run', session: this.id, feeds: messages, fetches: asked, shapes, moved }, transfer);
     if (reply.kind !== 'ran') throw new Error(`unexpected reply ${reply.kind} to run`);
+    for (const buffer of reply.inputs) releaseInput(buffer);
     this.lastRunMs = reply.runMs;
     this.lastQueuedMs = Math.max(0, performance.timeOrigin + performance.now() - reply.postedAt);
     const recycled: ArrayBuffer[] = [];
@@ -170,6 +208,20 @@ class ThreadedSession implements ModelSession {
     );
     if (recycled.length > 0) thread.send({ kind: 'recycle', buffers: recycled }, recycled);
     return results;
+  }
+
+  inputBuffer(length: number): Float32Array {
+    const bytes = length * Float32Array.BYTES_PER_ELEMENT;
+    const buffer = freeInputs.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
+    movable.add(buffer);
+    return new Float32Array(buffer);
+  }
+
+  recycle(outputs: readonly Float32Array[]): void {
+    // Whole buffers of their own only (what `run` moves here), each once; a thread that died
+    // with its sessions has no use for them.
+    const buffers = [...new Set(outputs.map((o) => o.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+    if (this.usable && buffers.length > 0) thread.send({ kind: 'recycle', buffers }, buffers);
   }
 
   async release(): Promise<void> {

@@ -11,6 +11,7 @@ import type { InferenceReply, InferenceRequest, TensorMessage } from './inferenc
 const sessions = new Map<number, ort.InferenceSession>();
 /** Output buffers back from the main thread, by size: the next run writes into them instead of fresh (page-faulting) memory. */
 const spare = new Map<number, ArrayBuffer[]>();
+const SPARE_PER_SIZE = 4;
 
 function outputBuffer(samples: number): Float32Array {
   const bytes = samples * Float32Array.BYTES_PER_ELEMENT;
@@ -49,20 +50,30 @@ async function handle(request: InferenceRequest): Promise<{ reply: InferenceRepl
       const session = sessions.get(request.session);
       if (!session) throw new Error(`session ${request.session} is not open`);
       const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, tensorOf(name, t)]));
-      // Outputs named without dims are the caller's to take fresh; with none named, every output is.
+      // Outputs named without dims or a known shape are onnxruntime's to allocate; with none named, every output is.
       const fetches = Object.fromEntries(
-        Object.entries(request.fetches).map(([name, dims]) => [name, dims && new ort.Tensor('float32', outputBuffer(dims.reduce((a, b) => a * b, 1)), dims)]),
+        Object.entries(request.fetches).map(([name, asked]) => {
+          const dims = asked ?? request.shapes[name];
+          return [name, dims ? new ort.Tensor('float32', outputBuffer(dims.reduce((a, b) => a * b, 1)), dims) : null];
+        }),
       );
       const started = performance.now();
       const results = Object.keys(fetches).length > 0 ? await session.run(feeds, fetches) : await session.run(feeds);
       const runMs = performance.now() - started;
       const outputs = Object.fromEntries(Object.entries(results).map(([name, t]) => [name, messageOf(t)]));
-      // onnxruntime hands over buffers of its own: moved to the caller, not copied.
+      // onnxruntime hands over buffers of its own: moved to the caller, not copied; and the
+      // inputs go back for the caller's next chunk.
       const transfer = Object.values(outputs).map((o) => o.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-      return { reply: { id: request.id, kind: 'ran', outputs, runMs, postedAt: performance.timeOrigin + performance.now() }, transfer: [...new Set(transfer)] };
+      const inputs = [...new Set(request.moved.map((name) => request.feeds[name]?.data.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+      return { reply: { id: request.id, kind: 'ran', outputs, runMs, postedAt: performance.timeOrigin + performance.now(), inputs }, transfer: [...new Set([...transfer, ...inputs])] };
     }
     case 'recycle': {
-      for (const buffer of request.buffers) spare.set(buffer.byteLength, [...(spare.get(buffer.byteLength) ?? []), buffer]);
+      for (const buffer of request.buffers) {
+        const kept = spare.get(buffer.byteLength) ?? [];
+        // A pipelined caller has a couple of outputs out at a time; more would only be held memory.
+        if (kept.length < SPARE_PER_SIZE) kept.push(buffer);
+        spare.set(buffer.byteLength, kept);
+      }
       return { reply: undefined, transfer: [] };
     }
     case 'release': {

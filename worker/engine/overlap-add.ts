@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { giveBackKernels, takeKernels, type Kernels } from '../wasm/kernels.js';
 
 /** A run of finished samples: `data` is `[K,2,length]` (source-major, then channel), float32. */
 export interface Block {
@@ -12,16 +12,24 @@ export interface Block {
 /**
  * demucs' transition weight: a triangle peaking mid-segment, `concat(1..S/2, S-S/2..1) / max`,
  * raised to `power` (the default 1 gives linear cross-fades when overlap < 50 %). float32, as
- * demucs' own tensor.
+ * demucs' own tensor. Made once per segment and power, and shared: read it, don't write it.
  */
 export function transitionWeight(segment: number, power: number): Float32Array {
+  const key = `${segment}^${power}`;
+  const known = weights.get(key);
+  if (known) return known;
   const half = Math.floor(segment / 2);
   const weight = new Float32Array(segment);
   for (let i = 0; i < half; i++) weight[i] = i + 1;
   for (let i = half; i < segment; i++) weight[i] = segment - i;
   const max = Math.max(half, segment - half);
-  return weight.map((w) => (w / max) ** power);
+  for (let i = 0; i < segment; i++) weight[i] = ((weight[i] as number) / max) ** power;
+  weights.set(key, weight);
+  return weight;
 }
+
+/** The weights made so far, by segment and power: a model's are the same for every chunk and track. */
+const weights = new Map<string, Float32Array>();
 
 /** `x * scale + mean`: undoing demucs' normalisation `(x - mean) / scale` on the way out. */
 export interface Denormalise {
@@ -36,87 +44,82 @@ export interface Denormalise {
  * de-normalised and handed back in the same pass over the samples, and only the part the next
  * chunks overlap is kept as a running sum.
  *
- * Sums are float32 as in demucs' `apply_model` (`out`, `sum_weight`), which also halves the
- * memory traffic of the busiest loop in the engine. De-normalising here rather than after the
- * shift passes are averaged is the same value (the map is affine), and saves a pass over every
- * sample.
+ * Sums are float32 as in demucs' `apply_model` (`out`, `sum_weight`). De-normalising here rather
+ * than after the shift passes are averaged is the same value (the map is affine), and saves a
+ * pass over every sample. The arithmetic is the `add` kernel (worker/wasm), four samples at a
+ * time, on state kept in the kernel's memory.
  */
 export class OverlapAdd {
   private windowStart = 0;
   /** Samples from windowStart that earlier chunks reach into: only these have sums. */
   private held = 0;
-  private readonly sums: Float32Array; // [K*2, S]: weighted chunk outputs from windowStart
-  private readonly weights: Float32Array; // [S]: summed weights from windowStart
-  private readonly norm: Float32Array; // [S]: scale / summed weight, for the held samples
-  private released: Float32Array; // [K*2, final]: the last block handed out
+  private readonly kernels: Kernels;
+  // Regions of the kernel's memory, laid out once: the views handed out stay valid.
+  private readonly sums: number; // [K*2, S]: weighted chunk outputs from windowStart
+  private readonly weights: number; // [S]: summed weights from windowStart
+  private readonly weight: number; // [S]: the transition weight
+  private readonly norm: number; // [S]: scale / summed weight, for the held samples
+  private readonly output: number; // [K*2, S]: the chunk being added, copied in
+  private readonly data: number; // [K*2, final]: the last block handed out
+  private readonly peaks: number; // [K*2]
 
   constructor(
     private readonly rows: number, // K * 2 (sources times channels)
     private readonly segment: number,
     private readonly length: number, // the pass' timeline length
-    private readonly weight: Float32Array,
+    weight: Float32Array,
     private readonly denormalise: Denormalise = { scale: 1, mean: 0 },
   ) {
-    this.sums = new Float32Array(rows * segment);
-    this.weights = new Float32Array(segment);
-    this.norm = new Float32Array(segment);
-    this.released = new Float32Array(0);
+    this.kernels = takeKernels(overlapAddBytes(rows, segment));
+    const floats = (count: number): number => this.kernels.reserve(count * Float32Array.BYTES_PER_ELEMENT);
+    this.sums = floats(rows * segment);
+    this.weights = floats(segment);
+    this.weight = floats(segment);
+    this.norm = floats(segment);
+    this.output = floats(rows * segment);
+    this.data = floats(rows * segment);
+    this.peaks = floats(rows);
+    this.kernels.f32(this.weight, segment).set(weight.subarray(0, segment));
+    // A reused instance holds an earlier pass' sums.
+    this.kernels.f32(this.sums, rows * segment).fill(0);
+    this.kernels.f32(this.weights, segment).fill(0);
+  }
+
+  /** Gives the kernel's memory back for a later pass or separation; this is unusable after. */
+  release(): void {
+    giveBackKernels(overlapAddBytes(this.rows, this.segment), this.kernels);
   }
 
   /**
    * Adds a model output `[K,2,S]` centre-trimmed to `used` samples (demucs `center_trim`) at
    * `offset`, weighted by the first `used` weights as demucs does (`weight[:chunk_length]`), and
    * returns the samples now final: up to `next` (the next chunk's offset), or to the end of the
-   * pass for its last chunk. The block's data is reused by the next call: consume it first.
+   * pass for its last chunk, with each row's peak |sample| (NaN if any is NaN) measured on the
+   * way. The block's data and peaks are reused by the next call: consume them first.
    */
-  async add(offset: number, output: Float32Array, used: number, next: number | undefined): Promise<Block> {
+  add(offset: number, output: Float32Array, used: number, next: number | undefined): Block {
     if (offset !== this.windowStart) throw new Error(`chunk at ${offset} does not follow the released samples (${this.windowStart})`);
+    const { rows, segment, kernels } = this;
     const final = Math.min(used, (next ?? this.length) - offset);
-    const overlapped = Math.min(this.held, final); // final samples that earlier chunks also cover
-    const trim = Math.floor((this.segment - used) / 2);
-    const { sums, weights, weight, norm, segment } = this;
-    const { scale, mean } = this.denormalise;
-    if (this.released.length < this.rows * final) this.released = new Float32Array(this.rows * final);
-    const data = this.released.subarray(0, this.rows * final);
-    for (let i = 0; i < overlapped; i++) norm[i] = scale / ((weights[i] as number) + (weight[i] as number));
-    // Locals, not `this.` fields, in the loops: V8 then keeps the typed arrays in registers.
-    // The rows' peaks are taken as the samples are made: the stems' clip decision then needs no
-    // pass of its own over every sample.
-    const peaks = new Float32Array(this.rows);
-    for (let r = 0; r < this.rows; r++) {
-      // A source's two rows at a time, then a turn of the event loop: a whole chunk at htdemucs'
-      // segment is tens of ms of arithmetic, too long to keep chat and queue work waiting.
-      if (r > 0 && r % 2 === 0) await nextTurn();
-      const row = r * segment;
-      const from = row + trim;
-      const into = r * final;
-      let peak = 0;
-      for (let i = 0; i < overlapped; i++) {
-        const value = ((sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number)) * (norm[i] as number) + mean;
-        data[into + i] = value;
-        const level = Math.abs(value);
-        if (level > peak || level !== level) peak = level;
-      }
-      // Covered by this chunk alone: the weight divides out, (w * x) / w = x.
-      for (let i = overlapped; i < final; i++) {
-        const value = (output[from + i] as number) * scale + mean;
-        data[into + i] = value;
-        const level = Math.abs(value);
-        if (level > peak || level !== level) peak = level;
-      }
-      peaks[r] = peak;
-      // The part the next chunks overlap slides to the window's start as it is summed: position
-      // i - final is written only after position i was read.
-      for (let i = final; i < used; i++) sums[row + i - final] = (sums[row + i] as number) + (weight[i] as number) * (output[from + i] as number);
-      sums.fill(0, row + Math.max(0, used - final), row + Math.max(this.held, used));
+    const trim = Math.floor((segment - used) / 2);
+    // Only the kept part of each row goes into the kernel's memory.
+    for (let r = 0; r < rows; r++) {
+      const from = r * segment + trim;
+      kernels.f32(this.output + from * Float32Array.BYTES_PER_ELEMENT, used).set(output.subarray(from, from + used));
     }
-    for (let i = final; i < used; i++) weights[i - final] = (weights[i] as number) + (weight[i] as number);
-    weights.fill(0, Math.max(0, used - final), Math.max(this.held, used));
+    const { scale, mean } = this.denormalise;
+    kernels.exports.add(rows, segment, this.sums, this.weights, this.weight, this.norm, this.output, trim, used, final, this.held, scale, mean, this.data, this.peaks);
     this.held = used - final;
-    const block = { start: this.windowStart, length: final, data, peaks };
+    const block = { start: this.windowStart, length: final, data: kernels.f32(this.data, rows * final), peaks: kernels.f32(this.peaks, rows) };
     this.windowStart += final;
     return block;
   }
+}
+
+/** What an OverlapAdd lays out in its kernel's memory (see the constructor), with alignment to spare. */
+function overlapAddBytes(rows: number, segment: number): number {
+  const floats = 3 * rows * segment + 3 * segment + rows;
+  return floats * Float32Array.BYTES_PER_ELEMENT + 8 * 16;
 }
 
 /**
@@ -132,6 +135,8 @@ export class PassAverage {
   private readonly frontier: number[];
   /** With a single pass there is nothing to average: its blocks wait here, trimmed to the track. */
   private readonly single: Block[] = [];
+  /** The memory `slice` wrote a trimmed block into last time, for the next one. */
+  private sliced: Float32Array = new Float32Array(0);
 
   constructor(
     private readonly rows: number,
@@ -148,7 +153,14 @@ export class PassAverage {
   add(pass: number, block: Block): void {
     const from = Math.max(block.start, this.start);
     const to = Math.min(block.start + block.length, this.length);
-    if (to > from && this.passes === 1) this.single.push(slice(block, from, to, this.rows));
+    if (to > from && this.passes === 1) {
+      // Only a block reaching outside the track is copied (the first and the last): into the same
+      // memory each time, which the block taken before it has left.
+      const room = this.single.length === 0 ? this.sliced : undefined;
+      const trimmed = slice(block, from, to, this.rows, room);
+      if (room && trimmed.data.buffer !== block.data.buffer) this.sliced = trimmed.data;
+      this.single.push(trimmed);
+    }
     else if (to > from) {
       this.reserve(to - this.start);
       const { sums, capacity } = this;
@@ -200,11 +212,15 @@ export class PassAverage {
   }
 }
 
-/** Samples `[from, to)` of a block (track positions); the block itself when that is all of it. */
-function slice(block: Block, from: number, to: number, rows: number): Block {
+/**
+ * Samples `[from, to)` of a block (track positions); the block itself when that is all of it.
+ * Written into `room` when it is big enough. The block's peaks are dropped: they cover samples
+ * outside the range.
+ */
+function slice(block: Block, from: number, to: number, rows: number, room?: Float32Array): Block {
   if (from === block.start && to === block.start + block.length) return block;
   const length = to - from;
-  const data = new Float32Array(rows * length);
+  const data = room && room.buffer.byteLength >= rows * length * Float32Array.BYTES_PER_ELEMENT ? new Float32Array(room.buffer, 0, rows * length) : new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
     const at = r * block.length + from - block.start;
     data.set(block.data.subarray(at, at + length), r * length);

@@ -36,7 +36,7 @@ const sessions = new Map<string, Promise<OpenSession>>();
  * - every graph optimisation, the CPU arena and memory patterns: the same shapes run for every
  *   chunk, so buffers planned on the first run are reused by the rest;
  * - no spinning: idle intra-op threads otherwise busy-wait after each operator and between runs,
- *   taking the cores the STFT workers and the ffmpeg encoders need while a track is separated
+ *   taking the cores the STFT workers and the encoders need while a track is separated
  *   (measured on 2 cores: see the note on issue 13).
  */
 export function sessionOptions(provider: 'cpu' | 'cuda', settings: SessionSettings): ort.InferenceSession.SessionOptions {

@@ -1,13 +1,18 @@
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../core/errors.js';
-import { decodeAudio, type PlanarBlock } from '../../../worker/audio/decode.js';
+import { decodeAudio, decodeInterleaved, decodeToFile, type DecodeToFileOptions, type PlanarBlock } from '../../../worker/audio/decode.js';
 import type { FfmpegTools } from '../../../worker/audio/ffmpeg.js';
 import { probeAudio } from '../../../worker/audio/probe.js';
+import { TrackSpool, type SpoolOptions } from '../../../worker/engine/spool.js';
+import { childProcesses } from '../../support/child-processes.js';
 import { findTools, makeSine, rms, tempDir } from './fixtures.js';
+import { trickle } from '../../support/slow-upload.js';
 
 let tools: FfmpegTools;
 let dir: string;
@@ -174,5 +179,117 @@ describe('decodeAudio', () => {
     };
     await expect(run()).rejects.toBe(reason);
     expect(blocks).toBeLessThan(20 * 44100 / 4096);
+  });
+});
+
+/** The decode straight to a spool file, followed as it grows, as separateTrack runs it. */
+function followDecode(input: string | Readable, spoolPath: string, options: SpoolOptions & Omit<DecodeToFileOptions, 'ffmpeg'> = {}): Promise<TrackSpool> {
+  return TrackSpool.follow(spoolPath, (file) => decodeToFile(input, file, { ffmpeg: tools.ffmpeg, ...options }), options);
+}
+
+async function followError(input: string | Readable, options: SpoolOptions & Omit<DecodeToFileOptions, 'ffmpeg'> = {}): Promise<unknown> {
+  const spoolPath = path.join(dir, `refused-${Math.random().toString(36).slice(2)}.f32`);
+  return followDecode(input, spoolPath, options).then(
+    async (spool) => {
+      await spool.close();
+      return undefined;
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('decodeToFile, followed by TrackSpool.follow', () => {
+  let song: string;
+  beforeAll(async () => {
+    // Noise, resampled: megabytes of flac, so a trickled upload of it lasts well past ffmpeg's start.
+    song = path.join(dir, 'follow.flac');
+    await promisify(execFile)(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'anoisesrc=c=pink:r=48000:a=0.1:d=20', '-ac', '2', '-c:a', 'flac', song]);
+  });
+
+  it('spools the samples and statistics the pipe does, from a file and from a stream', async () => {
+    const piped = await TrackSpool.write(decodeInterleaved(song, { ffmpeg: tools.ffmpeg }), path.join(dir, 'piped.f32'));
+    const reported: number[] = [];
+    const followed = await followDecode(song, path.join(dir, 'followed.f32'), { onSamples: (n) => reported.push(n) });
+    const streamed = await followDecode(createReadStream(song, { highWaterMark: 1000 }), path.join(dir, 'streamed.f32'));
+    try {
+      const expected = await readFile(path.join(dir, 'piped.f32'));
+      for (const [spool, file] of [[followed, 'followed.f32'], [streamed, 'streamed.f32']] as const) {
+        expect(spool.length).toBe(piped.length);
+        expect(spool.mean).toBeCloseTo(piped.mean, 12);
+        expect(spool.std).toBeCloseTo(piped.std, 12);
+        expect((await readFile(path.join(dir, file))).equals(expected)).toBe(true);
+      }
+      expect(reported.at(-1)).toBe(followed.length);
+      expect(reported).toEqual([...reported].sort((a, b) => a - b));
+    } finally {
+      await Promise.all([piped, followed, streamed].map((spool) => spool.close()));
+    }
+  });
+
+  it('refuses what the pipe refuses, with the same errors', async () => {
+    const text = path.join(dir, 'notes-follow.mp3');
+    await writeFile(text, 'these are not the samples you are looking for\n'.repeat(200));
+    expect(await followError(text)).toMatchObject({ code: 'audio_undecodable' });
+    expect(await followError(Readable.from([Buffer.from([0xff, 0xfb, 0x00, 0x13, 0x37, 0x42])]))).toMatchObject({ code: 'audio_undecodable' });
+    const empty = path.join(dir, 'empty-follow.wav');
+    await writeFile(empty, '');
+    expect(await followError(empty)).toMatchObject({ code: 'audio_empty' });
+    expect(await followError(Readable.from([]))).toMatchObject({ code: 'audio_empty' });
+    const zero = path.join(dir, 'zero-samples-follow.wav');
+    await makeSine(tools.ffmpeg, zero, { seconds: 0, rate: 44100, channels: 2, codecArgs: ['-c:a', 'pcm_s16le'] });
+    expect(await followError(zero)).toMatchObject({ code: 'audio_empty' });
+    expect(await followError(path.join(dir, 'no-such-file.flac'))).toMatchObject({ code: 'audio_missing' });
+    expect(await childProcesses('ffmpeg')).toEqual([]);
+  });
+
+  it("fails with the input stream's own error when the input fails mid-way, and ffmpeg is gone", async () => {
+    const dropped = new UserError('attachment_unreachable', 'The uploaded file could not be downloaded; try again later.');
+    const input = trickle(song, 2, { bytes: (await stat(song)).size / 2, error: dropped });
+    let spooled = 0;
+    expect(await followError(input, { onSamples: (n) => (spooled = n) })).toBe(dropped);
+    expect(spooled).toBeGreaterThan(0); // it failed mid-decode, not before
+    expect(await childProcesses('ffmpeg')).toEqual([]);
+  });
+
+  it('kills ffmpeg and throws the reason when aborted mid-decode', async () => {
+    const controller = new AbortController();
+    const reason = new Error('cancelled by user');
+    let spooled = 0;
+    const error = await followError(trickle(song, 2), {
+      signal: controller.signal,
+      onSamples: (n) => {
+        spooled = n;
+        controller.abort(reason);
+      },
+    });
+    expect(error).toBe(reason);
+    expect(spooled).toBeGreaterThan(0);
+    expect(spooled).toBeLessThan(20 * 44100);
+    expect(await childProcesses('ffmpeg')).toEqual([]);
+  });
+
+  it('stops ffmpeg once a growth check refuses, within a poll of the refused growth', async () => {
+    const refusal = new UserError('disk_full', 'The server is short of disk space for a track this long right now; try again later or send a shorter one.');
+    const spoolPath = path.join(dir, 'refused-growth.f32');
+    let refusedAt = 0;
+    const error = await followDecode(trickle(song, 2), spoolPath, {
+      beforeGrowth: async (samples) => {
+        if (samples <= 2 * 44100) return;
+        refusedAt = samples;
+        throw refusal;
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBe(refusal);
+    expect(await childProcesses('ffmpeg')).toEqual([]);
+    // ffmpeg is killed as soon as the check refuses: the file ends about where it was refused, not at the song's end.
+    const frames = (await stat(spoolPath)).size / 8;
+    expect(frames).toBeGreaterThanOrEqual(refusedAt);
+    expect(frames - refusedAt).toBeLessThan(44100);
+  });
+
+  it('decodes only a second past maxSeconds', async () => {
+    const spool = await followDecode(song, path.join(dir, 'capped.f32'), { maxSeconds: 2 });
+    await spool.close();
+    expect(Math.abs(spool.length - 3 * 44100)).toBeLessThan(2048);
   });
 });

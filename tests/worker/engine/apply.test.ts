@@ -1,7 +1,12 @@
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { drawShiftOffsets } from '../../../worker/engine/apply.js';
-import { fractionsModel, rampModel, separateReference, splitModel } from '../../support/demucs-reference.js';
-import { loadTestModel, MemoryWriter, relativeError, runSeparation, testTrack } from '../../support/engine-harness.js';
+import { drawShiftOffsets, separate, type SeparateOptions } from '../../../worker/engine/apply.js';
+import { ReferenceStats, TrackSpool, type SpoolFiller, type SpoolWriter } from '../../../worker/engine/spool.js';
+import { fractionsModel, rampModel, separateReference, splitModel, type Wave } from '../../support/demucs-reference.js';
+import { blocks, loadTestModel, MemoryWriter, relativeError, runSeparation, testTrack } from '../../support/engine-harness.js';
 import { CUMSUM_GAIN, FRACTIONS, FREQ_FRACTIONS, TIME_FRACTIONS } from '../../support/onnx-models.js';
 
 const TOLERANCE = 1e-5; // relative
@@ -163,5 +168,134 @@ describe('separate, split contract (host STFT), against a direct-DFT transcripti
     const reference = splitModel(fractionsModel(TIME_FRACTIONS), 4, (k) => FREQ_FRACTIONS[k]!);
     const expected = separateReference(wav, reference, { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
     result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+  });
+});
+
+/**
+ * A writer that fills the spool itself, as ffmpeg does: blocks appended with pauses between them,
+ * so the spool is followed while it grows; `failAfter` blocks it fails with `failure`.
+ */
+function fileWriter(wav: Wave, options: { failAfter?: number; failure?: Error } = {}): { start: (path: string) => Promise<SpoolWriter>; stopped: () => boolean } {
+  let stopped = false;
+  const start = async (path: string): Promise<SpoolWriter> => {
+    const done = (async () => {
+      const file = await open(path, 'a');
+      try {
+        let written = 0;
+        for await (const block of blocks(wav, 777)) {
+          if (stopped) throw new Error('stopped');
+          if (written++ === options.failAfter) throw options.failure;
+          await file.write(new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+          await sleep(1);
+        }
+      } finally {
+        await file.close();
+      }
+    })();
+    return {
+      done,
+      stop: () => {
+        stopped = true;
+      },
+    };
+  };
+  return { start, stopped: () => stopped };
+}
+
+async function separateFilled(filler: SpoolFiller, options: Omit<SeparateOptions, 'openStem' | 'tempDir'>): Promise<{ stems: Map<string, MemoryWriter>; tempDir: string; error?: unknown }> {
+  const tempDir = await mkdtemp(join(tmpdir(), 'stembot-sep-test-'));
+  const stems = new Map<string, MemoryWriter>();
+  const openStem = (name: string): MemoryWriter => {
+    const writer = new MemoryWriter();
+    stems.set(name, writer);
+    return writer;
+  };
+  const error = await separate(filler, { clip: 'none', ...options, tempDir, openStem }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { stems, tempDir, error };
+}
+
+describe('separate, from a spool its writer fills (the decoder writing the file itself)', () => {
+  const S = 4096;
+
+  it('gives the result demucs would, as the blocks do', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const wav = testTrack(3 * S + 7, 7, 0.4);
+    const writer = fileWriter(wav);
+    const spooled: number[] = [];
+    const { stems, tempDir, error } = await separateFilled(
+      { fill: (path, options) => TrackSpool.follow(path, writer.start, options) },
+      { model, shifts: 0, onProgress: (p) => p.stage === 'spool' && spooled.push(p.samples) },
+    );
+    expect(error).toBeUndefined();
+    const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    ['drums', 'bass', 'other', 'vocals'].forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+    expect(spooled.at(-1)).toBe(3 * S + 7);
+    expect(await readdir(tempDir)).toEqual([]);
+    await rm(tempDir, { recursive: true });
+  });
+
+  it("fails with the writer's own error when it fails mid-way, and leaves no spool", async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const failure = new Error('the decoder fell over');
+    const writer = fileWriter(testTrack(20 * S, 3), { failAfter: 30, failure });
+    let spooled = 0;
+    const { stems, tempDir, error } = await separateFilled(
+      { fill: (path, options) => TrackSpool.follow(path, writer.start, options) },
+      { model, shifts: 0, onProgress: (p) => p.stage === 'spool' && (spooled = p.samples) },
+    );
+    expect(error).toBe(failure);
+    expect(spooled).toBeGreaterThan(0);
+    expect(stems.size).toBe(0);
+    expect(await readdir(tempDir)).toEqual([]);
+    await rm(tempDir, { recursive: true });
+  });
+
+  it('stops the writer when a growth check refuses, and surfaces the refusal', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    const refusal = new Error('no room');
+    const writer = fileWriter(testTrack(20 * S, 5));
+    const checks: Array<[number, number]> = [];
+    const { tempDir, error } = await separateFilled(
+      { fill: (path, options) => TrackSpool.follow(path, writer.start, options) },
+      {
+        model,
+        shifts: 0,
+        beforeSpoolGrowth: async (samples, spooled) => {
+          checks.push([samples, spooled]);
+          if (samples > 5 * S) throw refusal;
+        },
+      },
+    );
+    expect(error).toBe(refusal);
+    expect(writer.stopped()).toBe(true);
+    // Growth is reported once it is on disk: what is checked is what the file holds already.
+    expect(checks.every(([samples, spooled]) => samples === spooled)).toBe(true);
+    expect(checks.every(([samples], i) => i === 0 || samples > checks[i - 1]![0])).toBe(true);
+    expect(await readdir(tempDir)).toEqual([]);
+    await rm(tempDir, { recursive: true });
+  });
+});
+
+describe('the reference statistics', () => {
+  it('keep the std of a quiet track on a large DC offset, however the track is cut into blocks', () => {
+    // ref = 0.4 + 1e-4 * noise: a plain float64 sum of squares would lose about half its digits to cancellation.
+    const wav = testTrack(100_000, 31).map((ch) => ch.map((v) => 0.4 + 1e-4 * v));
+    const ref = wav[0]!.map((l, i) => (Math.fround(l) + Math.fround(wav[1]![i]!)) / 2);
+    const mean = ref.reduce((a, b) => a + b, 0) / ref.length;
+    const std = Math.sqrt(ref.reduce((a, v) => a + (v - mean) ** 2, 0) / (ref.length - 1));
+    for (const sizes of [[100_000], [1, 7, 3001, 96_991], [50_000, 1, 49_999]]) {
+      const stats = new ReferenceStats();
+      let at = 0;
+      for (const size of sizes) {
+        stats.add(Float32Array.from({ length: 2 * size }, (_, i) => wav[i % 2]![at + (i >> 1)]!));
+        at += size;
+      }
+      expect(stats.count).toBe(100_000);
+      expect(Math.abs(stats.mean - mean) / mean).toBeLessThan(1e-12);
+      expect(Math.abs(stats.std - std) / std).toBeLessThan(1e-9);
+    }
   });
 });

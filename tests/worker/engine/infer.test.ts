@@ -136,8 +136,9 @@ describe('the event loop while split-contract chunks run', () => {
       clearInterval(ticking);
     }
     // On the main thread the STFT blocked the loop for all of stftMs; what is left is buffer
-    // copies. A ratio, so a loaded machine, where both grow, still passes.
+    // copies. A ratio, so a loaded machine, where both grow, still passes: with the other test
+    // files busy on both cores the copies measured up to a third of stftMs, so half is the line.
     expect(timings.stftMs).toBeGreaterThan(0);
-    expect(blockedMs).toBeLessThan(timings.stftMs / 4);
+    expect(blockedMs).toBeLessThan(timings.stftMs / 2);
   });
 });

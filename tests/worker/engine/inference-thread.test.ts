@@ -36,6 +36,37 @@ describe('the inference thread', () => {
     expect(input[12345]).toBeCloseTo(Math.sin(12345), 6); // the caller's input is copied, not moved
   });
 
+  it('fills recycled outputs with each new run’s results, never an earlier run’s', async () => {
+    const session = await htdemucsShaped();
+    const [inputName, outputName] = [session.inputNames[0]!, session.outputNames[0]!];
+    const shapes = { [outputName]: [1, 4, 2, S] };
+    const run = async (value: number): Promise<Float32Array> => {
+      const input = new ort.Tensor('float32', new Float32Array(2 * S).fill(value), [1, 2, S]);
+      return (await session.run({ [inputName]: input }, { [outputName]: null }, shapes))[outputName]!.data as Float32Array;
+    };
+    const first = await run(0.25);
+    expect(first[4 * 2 * S - 1]).toBeCloseTo(0.25 * FRACTIONS[3]!, 6);
+    session.recycle([first]);
+    expect(first.length).toBe(0); // moved back to the thread: this side cannot read it any more
+    for (const value of [0.5, -0.75]) {
+      const output = await run(value);
+      FRACTIONS.forEach((fraction, k) => expect(output[k * 2 * S + 7]).toBeCloseTo(value * fraction, 6));
+      session.recycle([output]);
+    }
+  });
+
+  it('moves inputs from inputBuffer to the thread and back, uncopied, and they serve again', async () => {
+    const session = await htdemucsShaped();
+    const [inputName, outputName] = [session.inputNames[0]!, session.outputNames[0]!];
+    for (const value of [0.5, -0.25, 0.125]) {
+      const input = session.inputBuffer(2 * S).fill(value);
+      const results = await session.run({ [inputName]: new ort.Tensor('float32', input, [1, 2, S]) });
+      expect(input.length).toBe(0); // moved, not copied: this side's view is detached
+      FRACTIONS.forEach((fraction, k) => expect((results[outputName]!.data as Float32Array)[k * 2 * S + 99]).toBeCloseTo(value * fraction, 6));
+    }
+    expect(session.inputBuffer(2 * S).length).toBe(2 * S);
+  });
+
   it('refuses a file that is not a model with onnxruntime’s reason, and stays usable', async () => {
     await expect(createThreadedSession(new TextEncoder().encode('not onnx'), options)).rejects.toThrow(/protobuf|parse|model/i);
     expect((await htdemucsShaped()).usable).toBe(true);

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The SIMD kernels (AssemblyScript in ./assembly, built into kernels.wasm by `npm run build:wasm`):
+ * the loops that touch every sample: input normalisation, overlap-add and PCM packing. Scalar JavaScript does
+ * about 2.5-4 ns per sample on a small cloud VM, four times what the same loops take as WASM SIMD,
+ * and a 4-minute track has 85 M output samples; onnxruntime and ffmpeg have no such kernels for
+ * us to call, and no npm package does these exact operations in place.
+ */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  /** See assembly/overlap-add.ts. */
+  add(
+    rows: number, segment: number, sums: number, weights: number, weight: number, norm: number, output: number,
+    trim: number, used: number, final: number, held: number, scale: number, mean: number, data: number, peaks: number,
+  ): void;
+  /** See assembly/pcm.ts: planar stereo at `left`/`right`, `n` frames, interleaved into `out`. */
+  packF32(left: number, right: number, n: number, out: number): void;
+  packPcm16(left: number, right: number, n: number, out: number): void;
+  packPcm24(left: number, right: number, n: number, out: number): void;
+  packLame16(left: number, right: number, n: number, out: number): void;
+  /** See assembly/normalise.ts: `n` interleaved stereo frames at `frames` to planar `left`/`right`, `(x - mean) / scale`. */
+  normalise(frames: number, n: number, mean: number, scale: number, left: number, right: number): void;
+}
+
+const PAGE_BYTES = 65536;
+const ALIGN = 16; // one v128
+
+let compiled: WebAssembly.Module | undefined;
+
+/** Compiled once per thread, on first use (a few ms). */
+function kernelModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url)));
+  return compiled;
+}
+
+/**
+ * An instance of the kernels with a memory of its own, which its user lays out in regions. Growing
+ * the memory detaches every view of it: users take views after their last `reserve`, or anew on
+ * each call.
+ */
+export class Kernels {
+  readonly exports: KernelExports;
+  private reserved: number;
+
+  constructor() {
+    this.exports = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
+    this.reserved = alignUp(this.exports.heapBase());
+  }
+
+  /** Forgets every region, for a new user of the same memory (which keeps its old contents). */
+  reset(): void {
+    this.reserved = alignUp(this.exports.heapBase());
+  }
+
+  /** A region of `bytes` (16-byte aligned) that stays this caller's; returns its offset. */
+  reserve(bytes: number): number {
+    const offset = this.reserved;
+    this.reserved = alignUp(offset + bytes);
+    const { memory } = this.exports;
+    const missing = this.reserved - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(Math.ceil(missing / PAGE_BYTES));
+    return offset;
+  }
+
+  f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, offset, length);
+  }
+
+  bytes(offset: number, length: number): Uint8Array {
+    return new Uint8Array(this.exports.memory.buffer, offset, length);
+  }
+}
+
+function alignUp(offset: number): number {
+  return Math.ceil(offset / ALIGN) * ALIGN;
+}
+
+/**
+ * Instances given back after use, by the bytes their user reserved, for the next user of the same
+ * shape (the full track after its preview, the next job). Fresh memory is costly to touch for the
+ * first time (on small cloud VMs, page faults run at a few ms per MB: about 0.1 s for one pass'
+ * overlap-add state at htdemucs' segment); memory that served once is touched already.
+ */
+const ready = new Map<number, Kernels[]>();
+/** Instances kept per size (a separation uses one per shift pass, most use one): the rest is freed. */
+const READY_PER_SIZE = 2;
+
+/** An instance with room for `bytes` of regions: one given back when there is one, else a fresh one. */
+export function takeKernels(bytes: number): Kernels {
+  return ready.get(bytes)?.pop() ?? new Kernels();
+}
+
+/** Hands an instance back for a later `takeKernels(bytes)`. */
+export function giveBackKernels(bytes: number, kernels: Kernels): void {
+  kernels.reset();
+  const kept = ready.get(bytes) ?? [];
+  if (kept.length < READY_PER_SIZE && !kept.includes(kernels)) kept.push(kernels);
+  ready.set(bytes, kept);
+}
