@@ -58,7 +58,7 @@ class Packer {
     if (this.kernels && frames <= this.frames) return this.kernels;
     // A fresh instance laid out for the new size: blocks are about a segment, so this happens
     // a handful of times per process.
-    this.frames = Math.max(frames, 2 * this.frames);
+    this.frames = Math.max(frames, 2 * this.frames, MIN_PACKING_FRAMES);
     const kernels = new Kernels();
     this.left = kernels.reserve(this.frames * Float32Array.BYTES_PER_ELEMENT);
     this.right = kernels.reserve(this.frames * Float32Array.BYTES_PER_ELEMENT);
@@ -69,6 +69,12 @@ class Packer {
 }
 
 const MAX_FRAME_BYTES = Math.max(...Object.values(PACKED_FRAME_BYTES));
+/**
+ * Room for 12 s at 44.1 kHz from the start: the engine's blocks (a chunk's stride, or a whole
+ * segment at the end of a track, 7.8 s for htdemucs) then fit the first instance, instead of each
+ * longer block laying out fresh memory again.
+ */
+const MIN_PACKING_FRAMES = 2 ** 19;
 const packer = new Packer();
 
 /**

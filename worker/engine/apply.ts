@@ -93,6 +93,8 @@ export interface SeparationResult {
 }
 
 const MAX_SHIFT_SECONDS = 0.5; // demucs: max_shift = int(0.5 * samplerate)
+/** Batches asked of the inference thread before the current one is overlap-added. */
+const INFERENCE_AHEAD = 2;
 
 /** The stems a separation yields: the model's sources, or `[X, no_X]`. */
 export function stemNames(sources: readonly string[], twoStems?: string): string[] {
@@ -241,7 +243,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
   await mkdir(dir, { recursive: true });
   let output: StemOutput | undefined;
   let overlapAdds: OverlapAdd[] = [];
-  let inferring: Promise<Float32Array[]> | undefined;
+  const inFlight: Promise<Float32Array[]>[] = [];
   try {
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
@@ -253,29 +255,41 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
 
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
+    // Chunk reads share the spool's buffers: one at a time, in order.
+    let reading: Promise<unknown> = Promise.resolve();
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
       // Moved to the inference thread and back, not copied: the session's buffers, reused.
       const chunks = inputChunks(model, batch.length); // [2,S] each
-      for (const [i, job] of batch.entries()) {
-        const chunk = chunks[i] as Float32Array;
-        const readFrom = (passes[job.pass] as Pass).start + job.offset - Math.floor((S - job.used) / 2);
-        await track.readNormalised(readFrom, [chunk.subarray(0, S), chunk.subarray(S)]);
-      }
+      const read = reading.then(async () => {
+        for (const [i, job] of batch.entries()) {
+          const chunk = chunks[i] as Float32Array;
+          const readFrom = (passes[job.pass] as Pass).start + job.offset - Math.floor((S - job.used) / 2);
+          await track.readNormalised(readFrom, [chunk.subarray(0, S), chunk.subarray(S)]);
+        }
+      });
+      reading = read.catch(() => undefined);
+      await read;
       // No output buffers of ours: the inference thread's own are moved here without a copy.
       return runChunks(model, chunks, timings); // [K,2,S] each
     };
-    // Stages, not phases: the model works on the next batch while this one is overlap-added
-    // and handed to the encoders.
-    inferring = infer(batches[0] as ChunkJob[]);
+    // Stages, not phases: the model works on the next batches while this one is overlap-added
+    // and handed to the encoders. Two are asked for ahead, so the inference thread finds the
+    // next one waiting when it answers, instead of idling until this thread gets to it.
+    const issue = (b: number): void => {
+      const batch = batches[b];
+      if (!batch) return;
+      const inferring = infer(batch);
+      // Met in order below; if an earlier one throws first, this one must not go unhandled.
+      inferring.catch(() => undefined);
+      inFlight.push(inferring);
+    };
+    for (let b = 0; b < INFERENCE_AHEAD; b++) issue(b);
+    // While the model takes its first chunks.
+    await Promise.all(overlapAdds.map((overlapAdd) => overlapAdd.warm()));
     for (const [b, batch] of batches.entries()) {
       signal?.throwIfAborted();
-      const outputs = await inferring;
-      const following = batches[b + 1];
-      if (following) {
-        inferring = infer(following);
-        // Met at the next iteration's await; if this one throws first, it must not go unhandled.
-        inferring.catch(() => undefined);
-      }
+      const outputs = await (inFlight.shift() as Promise<Float32Array[]>);
+      issue(b + INFERENCE_AHEAD);
       for (const [i, job] of batch.entries()) {
         const started = performance.now();
         const pass = passes[job.pass] as Pass;
@@ -296,7 +310,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     return { stems, length: track.length, shiftOffsets, maxShift, levels, timings };
   } finally {
     // A chunk still being read (after a failure) writes into memory that is about to be reused.
-    await inferring?.catch(() => undefined);
+    await Promise.allSettled(inFlight);
     // Their memory serves the next separation (or the full track after its preview).
     for (const overlapAdd of overlapAdds) overlapAdd.release();
     await output?.close();

@@ -107,16 +107,19 @@ async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: r
     feeds[contract.spectrogramInput] = new ort.Tensor('float32', split.specFeed, [B, ...spec]);
     fetches[contract.spectrogramOutput] = new ort.Tensor('float32', split.freqOut, [B, K, ...spec]);
   }
+  const sent = performance.now();
   const results = await session.run(feeds, fetches, shapes);
-  // Inside onnxruntime, on the inference thread: the rest of inferenceMs is ours (the hop there and back, copies).
+  const answered = performance.now();
+  // Inside onnxruntime, on the inference thread: the rest of inferenceMs is ours (tensors, messages, copies).
   timings.sessionRunMs += session.lastRunMs;
   const all = float32(results[contract.waveformOutput]);
   const size = K * AUDIO_CHANNELS * S;
   // Caller buffers scattered over memory cannot be one output tensor: copied out once.
   if (out && !time) out.forEach((o, b) => o.set(all.subarray(b * size, (b + 1) * size)));
-  // While the answer waited for this thread to finish other work (overlap-adding the previous
-  // chunk), inference was over: that wait is this thread's, not the model's.
-  timings.inferenceMs += performance.now() - started - session.lastQueuedMs;
+  // The inference thread's time on this batch (see lastSpanMs), and ours around it. While the
+  // answer waited for this thread to finish other work (overlap-adding the previous chunk), or a
+  // request waited behind the one before it, inference was not going on for this batch.
+  timings.inferenceMs += sent - started + session.lastSpanMs + (performance.now() - answered);
   return out ? [...out] : Array.from({ length: B }, (_, b) => all.subarray(b * size, (b + 1) * size));
 }
 

@@ -104,6 +104,8 @@ class InferenceThread {
 
 const thread = new InferenceThread();
 let nextSession = 1;
+/** When the inference thread posted its latest answer (its clock: performance.timeOrigin + now). */
+let lastAnsweredAt = 0;
 /** Bumped when the thread dies: its sessions died with it. */
 let threadGeneration = 0;
 
@@ -115,8 +117,13 @@ export interface ModelSession {
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   /** Milliseconds the last `run` spent inside onnxruntime, on the inference thread. */
   readonly lastRunMs: number;
-  /** Milliseconds the last `run`'s answer waited for this thread to be free: this thread's work, not inference. */
-  readonly lastQueuedMs: number;
+  /**
+   * Milliseconds the last `run` took of the inference thread's time, from when the thread could
+   * take it (when it was sent, or the thread's previous answer if that came later: a queued run
+   * waits for nothing) to its answer, plus this thread's own work in `run`. Not counted: the time
+   * the answer waited for this thread to be free, which is this thread's other work.
+   */
+  readonly lastSpanMs: number;
   /**
    * As `InferenceSession.run`. `shapes`: the dims of outputs fetched as null, when the caller
    * knows them; such an output then comes in a buffer `recycle` gave back, not fresh memory.
@@ -157,7 +164,7 @@ function releaseInput(buffer: ArrayBuffer): void {
 
 class ThreadedSession implements ModelSession {
   lastRunMs = 0;
-  lastQueuedMs = 0;
+  lastSpanMs = 0;
   private readonly generation = threadGeneration;
 
   constructor(
@@ -187,15 +194,21 @@ class ThreadedSession implements ModelSession {
    * thread writes into a buffer of its own, moves it here, and gets it back once copied.
    */
   async run(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null> = {}, shapes: Record<string, number[]> = {}): Promise<Record<string, ort.Tensor>> {
+    const entered = performance.now();
     const messages = Object.fromEntries(Object.entries(feeds).map(([name, tensor]) => [name, { data: float32(tensor, name), dims: [...tensor.dims] }]));
     const asked = Object.fromEntries(Object.entries(fetches).map(([name, tensor]) => [name, tensor && [...tensor.dims]]));
     const moved = Object.keys(messages).filter((name) => isMovable(messages[name]?.data.buffer));
     const transfer = [...new Set(moved.map((name) => messages[name]?.data.buffer as ArrayBuffer))];
+    const sentAt = performance.timeOrigin + performance.now();
+    const before = performance.now() - entered;
     const reply = await thread.request({ kind: 'run', session: this.id, feeds: messages, fetches: asked, shapes, moved }, transfer);
+    const resumed = performance.now();
     if (reply.kind !== 'ran') throw new Error(`unexpected reply ${reply.kind} to run`);
+    const threadMs = reply.postedAt - Math.max(sentAt, lastAnsweredAt);
+    lastAnsweredAt = Math.max(lastAnsweredAt, reply.postedAt);
     for (const buffer of reply.inputs) releaseInput(buffer);
     this.lastRunMs = reply.runMs;
-    this.lastQueuedMs = Math.max(0, performance.timeOrigin + performance.now() - reply.postedAt);
+
     const recycled: ArrayBuffer[] = [];
     const results = Object.fromEntries(
       Object.entries(reply.outputs).map(([name, output]) => {
@@ -207,6 +220,7 @@ class ThreadedSession implements ModelSession {
       }),
     );
     if (recycled.length > 0) thread.send({ kind: 'recycle', buffers: recycled }, recycled);
+    this.lastSpanMs = before + Math.max(0, threadMs) + (performance.now() - resumed);
     return results;
   }
 

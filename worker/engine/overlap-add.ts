@@ -23,7 +23,7 @@ export function transitionWeight(segment: number, power: number): Float32Array {
   for (let i = 0; i < half; i++) weight[i] = i + 1;
   for (let i = half; i < segment; i++) weight[i] = segment - i;
   const max = Math.max(half, segment - half);
-  for (let i = 0; i < segment; i++) weight[i] = ((weight[i] as number) / max) ** power;
+  for (let i = 0; i < segment; i++) weight[i] = power === 1 ? (weight[i] as number) / max : ((weight[i] as number) / max) ** power;
   weights.set(key, weight);
   return weight;
 }
@@ -80,9 +80,16 @@ export class OverlapAdd {
     this.data = floats(rows * segment);
     this.peaks = floats(rows);
     this.kernels.f32(this.weight, segment).set(weight.subarray(0, segment));
-    // A reused instance holds an earlier pass' sums.
-    this.kernels.f32(this.sums, rows * segment).fill(0);
-    this.kernels.f32(this.weights, segment).fill(0);
+    // A reused instance holds an earlier pass' sums; a fresh one is zeros.
+    if (!this.kernels.fresh) {
+      this.kernels.f32(this.sums, rows * segment).fill(0);
+      this.kernels.f32(this.weights, segment).fill(0);
+    }
+  }
+
+  /** Faults in fresh memory ahead of the first `add`, a little per turn (see `Kernels.touch`). */
+  warm(): Promise<void> {
+    return this.kernels.fresh ? this.kernels.touch() : Promise.resolve();
   }
 
   /** Gives the kernel's memory back for a later pass or separation; this is unusable after. */

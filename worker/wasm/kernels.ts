@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
  * The SIMD kernels (AssemblyScript in ./assembly, built into kernels.wasm by `npm run build:wasm`):
@@ -26,6 +27,8 @@ export interface KernelExports {
 
 const PAGE_BYTES = 65536;
 const ALIGN = 16; // one v128
+const TOUCH_BYTES = 2 ** 20;
+const PAGE_TOUCH = 4096;
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -43,6 +46,8 @@ function kernelModule(): WebAssembly.Module {
 export class Kernels {
   readonly exports: KernelExports;
   private reserved: number;
+  /** True until the memory serves a second user: a new instance's memory is all zeros. */
+  fresh = true;
 
   constructor() {
     this.exports = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
@@ -52,6 +57,22 @@ export class Kernels {
   /** Forgets every region, for a new user of the same memory (which keeps its old contents). */
   reset(): void {
     this.reserved = alignUp(this.exports.heapBase());
+    this.fresh = false;
+  }
+
+  /**
+   * Touches the memory reserved so far a megabyte per turn of the event loop, so the page faults
+   * of fresh memory are taken while this thread would wait anyway (for the model's first chunk),
+   * instead of in one long turn at first use.
+   */
+  async touch(): Promise<void> {
+    const end = this.reserved;
+    for (let at = alignUp(this.exports.heapBase()); at < end; at += TOUCH_BYTES) {
+      const bytes = this.bytes(at, Math.min(TOUCH_BYTES, end - at));
+      // Rewriting one byte per page with itself faults the page in and changes nothing.
+      for (let i = 0; i < bytes.length; i += PAGE_TOUCH) bytes[i] = bytes[i] as number;
+      await nextTurn();
+    }
   }
 
   /** A region of `bytes` (16-byte aligned) that stays this caller's; returns its offset. */
