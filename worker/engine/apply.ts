@@ -244,6 +244,8 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
   let output: StemOutput | undefined;
   let overlapAdds: OverlapAdd[] = [];
   const inFlight: Promise<Float32Array[]>[] = [];
+  // Chunk reads share the spool's buffers: one at a time, in order.
+  let reading: Promise<unknown> = Promise.resolve();
   try {
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
@@ -255,8 +257,6 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
 
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
-    // Chunk reads share the spool's buffers: one at a time, in order.
-    let reading: Promise<unknown> = Promise.resolve();
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
       // Moved to the inference thread and back, not copied: the session's buffers, reused.
       const chunks = inputChunks(model, batch.length); // [2,S] each
@@ -309,8 +309,9 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     const levels = await output.finish((fraction) => onProgress?.({ stage: 'write', fraction }));
     return { stems, length: track.length, shiftOffsets, maxShift, levels, timings };
   } finally {
-    // A chunk still being read (after a failure) writes into memory that is about to be reused.
-    await Promise.allSettled(inFlight);
+    // A chunk still being read (after a failure) writes into memory that is about to be reused;
+    // a model run still going is not waited for (seconds on a CPU): its answer is dropped.
+    await reading;
     // Their memory serves the next separation (or the full track after its preview).
     for (const overlapAdd of overlapAdds) overlapAdd.release();
     await output?.close();
