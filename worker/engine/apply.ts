@@ -94,7 +94,7 @@ export interface SeparationResult {
 
 const MAX_SHIFT_SECONDS = 0.5; // demucs: max_shift = int(0.5 * samplerate)
 /** Batches asked of the inference thread before the current one is overlap-added. */
-const INFERENCE_AHEAD = 2;
+const INFERENCE_AHEAD = 3;
 
 /** The stems a separation yields: the model's sources, or `[X, no_X]`. */
 export function stemNames(sources: readonly string[], twoStems?: string): string[] {
@@ -273,7 +273,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
       return runChunks(model, chunks, timings); // [K,2,S] each
     };
     // Stages, not phases: the model works on the next batches while this one is overlap-added
-    // and handed to the encoders. Two are asked for ahead, so the inference thread finds the
+    // and handed to the encoders. Three are asked for ahead, so the inference thread finds the
     // next one waiting when it answers, instead of idling until this thread gets to it.
     const issue = (b: number): void => {
       const batch = batches[b];

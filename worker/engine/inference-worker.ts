@@ -84,9 +84,18 @@ async function handle(request: InferenceRequest): Promise<{ reply: InferenceRepl
   }
 }
 
+/**
+ * Requests are handled one after another. onnxruntime-node's `run` computes in a setImmediate, so
+ * two runs taken up in the same turn would both compute before either promise settles, and each
+ * would be timed as both (a caller asks for a run or two ahead).
+ */
+let handled: Promise<unknown> = Promise.resolve();
+
 port.on('message', (request: InferenceRequest) => {
-  handle(request).then(
-    ({ reply, transfer }) => reply && port.postMessage(reply, transfer),
-    (error: unknown) => port.postMessage({ id: request.id, kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies InferenceReply),
+  handled = handled.then(() =>
+    handle(request).then(
+      ({ reply, transfer }) => reply && port.postMessage(reply, transfer),
+      (error: unknown) => port.postMessage({ id: request.id, kind: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies InferenceReply),
+    ),
   );
 });
