@@ -261,9 +261,13 @@ describe('the stems page in chromium', () => {
     const ratios = { withoutVocals: withoutVocals / all, vocalsAlone: vocalsAlone / all, again: again / all };
     console.log(`mix levels (RMS): all ${all.toFixed(4)}, without vocals ${withoutVocals.toFixed(4)}, vocals solo ${vocalsAlone.toFixed(4)}`);
     // The stems are coherent fractions of one track: their mix scales with the sum of what is audible.
-    expect(ratios.withoutVocals).toBeCloseTo(1 - FRACTIONS.vocals, 1);
-    expect(ratios.vocalsAlone).toBeCloseTo(FRACTIONS.vocals, 1);
-    expect(ratios.again).toBeCloseTo(1, 1);
+    // Each level is 600 ms of live playback sampled at animation frames, so on a loaded machine a
+    // ratio strays by a few hundredths (once 0.45 for vocals alone): 0.1 still tells every case
+    // apart, the nearest two (vocals alone, 0.4; without them, 0.6) being 0.2 apart.
+    const near = (value: number, expected: number): void => expect(Math.abs(value - expected)).toBeLessThan(0.1);
+    near(ratios.withoutVocals, 1 - FRACTIONS.vocals);
+    near(ratios.vocalsAlone, FRACTIONS.vocals);
+    near(ratios.again, 1);
   });
 
   it('seeks with the seek bar', async () => {
