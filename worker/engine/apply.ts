@@ -105,6 +105,13 @@ export function stemNames(sources: readonly string[], twoStems?: string): string
   return [twoStems, `no_${twoStems}`];
 }
 
+/** demucs' `stride = int((1 - overlap) * segment)`; an overlap that leaves none is refused. */
+function strideOf(segment: number, overlap: number): number {
+  const stride = Math.floor((1 - overlap) * segment);
+  if (stride < 1) throw new UserError('bad_overlap', `An overlap of ${overlap} leaves no stride; use a smaller overlap.`);
+  return stride;
+}
+
 /** mulberry32: a small seedable generator, so a seed reproduces the shift offsets. */
 export function drawShiftOffsets(count: number, maxShift: number, seed: number): number[] {
   let state = seed >>> 0;
@@ -151,8 +158,8 @@ function planChunks(passes: readonly Pass[], segment: number, stride: number): C
  * (valid until the next chunk is overlap-added; the writers take them before then).
  */
 function toStems(block: Block, sources: number, keep: number | undefined): { planar: Float32Array[][]; peaks: number[] | undefined } {
-  const { length: n, data } = block;
-  const row = (k: number, c: number): Float32Array => data.subarray((k * 2 + c) * n, (k * 2 + c + 1) * n);
+  const { length: n, stride, data } = block;
+  const row = (k: number, c: number): Float32Array => data.subarray((k * 2 + c) * stride, (k * 2 + c) * stride + n);
   const all = Array.from({ length: sources }, (_, k) => [row(k, 0), row(k, 1)]);
   if (keep === undefined) {
     const { peaks } = block;
@@ -199,6 +206,9 @@ export function placeExcerpt(trackLength: number, start: number | undefined, len
  */
 export async function separate(input: AsyncIterable<Float32Array /* interleaved stereo [n,2] */> | SpoolFiller, options: SeparateOptions): Promise<SeparationResult> {
   const settings = separationSettingsSchema.parse(options);
+  // Checked before the track is decoded: these are the request's mistakes, not the track's.
+  stemNames(options.model.sources, settings.twoStems);
+  strideOf(options.model.contract.segment, settings.overlap);
   const dir = await mkdtemp(join(options.tempDir, 'stembot-separate-'));
   let track: TrackSpool | undefined;
   try {
@@ -233,25 +243,24 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
   const { model, signal, onProgress } = options;
   const { segment: S, sources: K, dynamicBatch } = model.contract;
   const stems = stemNames(model.sources, settings.twoStems);
-  const stride = Math.floor((1 - settings.overlap) * S);
-  if (stride < 1) throw new UserError('bad_overlap', `An overlap of ${settings.overlap} leaves no stride; use a smaller overlap.`);
+  const stride = strideOf(S, settings.overlap);
   const maxShift = Math.floor(MAX_SHIFT_SECONDS * model.sampleRate);
   const shiftOffsets = drawShiftOffsets(settings.shifts, maxShift, settings.seed ?? randomInt(2 ** 31));
   const batchSize = dynamicBatch ? settings.batchSize : 1;
   const timings: StageTimings = { inferenceMs: 0, sessionRunMs: 0, stftMs: 0, overlapAddMs: 0 };
 
-  await mkdir(dir, { recursive: true });
   let output: StemOutput | undefined;
   let overlapAdds: OverlapAdd[] = [];
   const inFlight: Promise<Float32Array[]>[] = [];
   // Chunk reads share the spool's buffers: one at a time, in order.
   let reading: Promise<unknown> = Promise.resolve();
   try {
+    await mkdir(dir, { recursive: true });
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
     const weight = transitionWeight(S, settings.transitionPower);
     const denormalise = { scale: track.std + NORMALISATION_EPSILON, mean: track.mean };
-    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, p.length, weight, denormalise));
+    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, stride, p.length, weight, denormalise));
     const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
     const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);

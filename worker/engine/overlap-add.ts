@@ -1,9 +1,13 @@
 import { giveBackKernels, takeKernels, type Kernels } from '../wasm/kernels.js';
 
-/** A run of finished samples: `data` is `[K,2,length]` (source-major, then channel), float32. */
+/**
+ * A run of finished samples: `data` holds `K*2` rows (source-major, then channel) of `length`
+ * float32 samples, each row `stride` floats after the one before (`stride >= length`).
+ */
 export interface Block {
   start: number;
   length: number;
+  stride: number;
   data: Float32Array;
   /** Per row, the largest |sample| in `data` (NaN if any is NaN), when the producer measured it on the way. */
   peaks?: Float32Array;
@@ -55,36 +59,35 @@ export class OverlapAdd {
   private held = 0;
   private readonly kernels: Kernels;
   // Regions of the kernel's memory, laid out once: the views handed out stay valid.
-  private readonly sums: number; // [K*2, S]: weighted chunk outputs from windowStart
-  private readonly weights: number; // [S]: summed weights from windowStart
+  /** Samples a chunk can leave to the next ones: `segment - stride`. */
+  private readonly span: number;
+  private readonly sums: number; // [K*2, span]: weighted chunk outputs from windowStart
+  private readonly weights: number; // [span]: summed weights from windowStart
   private readonly weight: number; // [S]: the transition weight
-  private readonly norm: number; // [S]: scale / summed weight, for the held samples
-  private readonly output: number; // [K*2, S]: the chunk being added, copied in
-  private readonly data: number; // [K*2, final]: the last block handed out
+  private readonly norm: number; // [span]: scale / summed weight, for the held samples
+  private readonly output: number; // [K*2, S]: the chunk being added, copied in; its final samples are the block handed out
   private readonly peaks: number; // [K*2]
 
   constructor(
     private readonly rows: number, // K * 2 (sources times channels)
     private readonly segment: number,
+    stride: number, // between chunk offsets
     private readonly length: number, // the pass' timeline length
     weight: Float32Array,
     private readonly denormalise: Denormalise = { scale: 1, mean: 0 },
   ) {
-    this.kernels = takeKernels(overlapAddBytes(rows, segment));
+    this.span = Math.max(0, segment - stride);
+    this.kernels = takeKernels(overlapAddBytes(rows, segment, this.span));
     const floats = (count: number): number => this.kernels.reserve(count * Float32Array.BYTES_PER_ELEMENT);
-    this.sums = floats(rows * segment);
-    this.weights = floats(segment);
+    this.sums = floats(rows * this.span);
+    this.weights = floats(this.span);
     this.weight = floats(segment);
-    this.norm = floats(segment);
+    this.norm = floats(this.span);
     this.output = floats(rows * segment);
-    this.data = floats(rows * segment);
     this.peaks = floats(rows);
     this.kernels.f32(this.weight, segment).set(weight.subarray(0, segment));
-    // A reused instance holds an earlier pass' sums; a fresh one is zeros.
-    if (!this.kernels.fresh) {
-      this.kernels.f32(this.sums, rows * segment).fill(0);
-      this.kernels.f32(this.weights, segment).fill(0);
-    }
+    // The kernel reads only the sums a chunk left (none before the first), so a reused
+    // instance's old sums need no clearing.
   }
 
   /** Faults in fresh memory ahead of the first `add`, a little per turn (see `Kernels.touch`). */
@@ -94,7 +97,7 @@ export class OverlapAdd {
 
   /** Gives the kernel's memory back for a later pass or separation; this is unusable after. */
   release(): void {
-    giveBackKernels(overlapAddBytes(this.rows, this.segment), this.kernels);
+    giveBackKernels(overlapAddBytes(this.rows, this.segment, this.span), this.kernels);
   }
 
   /**
@@ -102,12 +105,14 @@ export class OverlapAdd {
    * `offset`, weighted by the first `used` weights as demucs does (`weight[:chunk_length]`), and
    * returns the samples now final: up to `next` (the next chunk's offset), or to the end of the
    * pass for its last chunk, with each row's peak |sample| (NaN if any is NaN) measured on the
-   * way. The block's data and peaks are reused by the next call: consume them first.
+   * way. The block's data (rows `segment` apart) and peaks are reused by the next call: consume
+   * them first.
    */
   add(offset: number, output: Float32Array, used: number, next: number | undefined): Block {
     if (offset !== this.windowStart) throw new Error(`chunk at ${offset} does not follow the released samples (${this.windowStart})`);
-    const { rows, segment, kernels } = this;
+    const { rows, segment, span, kernels } = this;
     const final = Math.min(used, (next ?? this.length) - offset);
+    if (used - final > span) throw new Error(`chunk at ${offset} leaves ${used - final} samples to the next, more than the ${span} a stride allows`);
     const trim = Math.floor((segment - used) / 2);
     // Only the kept part of each row goes into the kernel's memory.
     for (let r = 0; r < rows; r++) {
@@ -115,17 +120,18 @@ export class OverlapAdd {
       kernels.f32(this.output + from * Float32Array.BYTES_PER_ELEMENT, used).set(output.subarray(from, from + used));
     }
     const { scale, mean } = this.denormalise;
-    kernels.exports.add(rows, segment, this.sums, this.weights, this.weight, this.norm, this.output, trim, used, final, this.held, scale, mean, this.data, this.peaks);
+    kernels.exports.add(rows, segment, span, this.sums, this.weights, this.weight, this.norm, this.output, trim, used, final, this.held, scale, mean, this.peaks);
     this.held = used - final;
-    const block = { start: this.windowStart, length: final, data: kernels.f32(this.data, rows * final), peaks: kernels.f32(this.peaks, rows) };
+    const data = kernels.f32(this.output + trim * Float32Array.BYTES_PER_ELEMENT, (rows - 1) * segment + final);
+    const block = { start: this.windowStart, length: final, stride: segment, data, peaks: kernels.f32(this.peaks, rows) };
     this.windowStart += final;
     return block;
   }
 }
 
 /** What an OverlapAdd lays out in its kernel's memory (see the constructor), with alignment to spare. */
-function overlapAddBytes(rows: number, segment: number): number {
-  const floats = 3 * rows * segment + 3 * segment + rows;
+function overlapAddBytes(rows: number, segment: number, span: number): number {
+  const floats = rows * segment + rows * span + segment + 2 * span + rows;
   return floats * Float32Array.BYTES_PER_ELEMENT + 8 * 16;
 }
 
@@ -173,7 +179,7 @@ export class PassAverage {
       const { sums, capacity } = this;
       for (let r = 0; r < this.rows; r++) {
         const into = r * capacity - this.start;
-        const source = r * block.length - block.start;
+        const source = r * block.stride - block.start;
         for (let t = from; t < to; t++) sums[into + t] = (sums[into + t] as number) + (block.data[source + t] as number);
       }
       this.end = Math.max(this.end, to);
@@ -196,7 +202,7 @@ export class PassAverage {
       sums.copyWithin(row, row + count, row + held);
       sums.fill(0, row + held - count, row + held);
     }
-    const block = { start: this.start, length: count, data };
+    const block = { start: this.start, length: count, stride: count, data };
     this.start += count;
     return block;
   }
@@ -229,10 +235,10 @@ function slice(block: Block, from: number, to: number, rows: number, room?: Floa
   const length = to - from;
   const data = room && room.buffer.byteLength >= rows * length * Float32Array.BYTES_PER_ELEMENT ? new Float32Array(room.buffer, 0, rows * length) : new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
-    const at = r * block.length + from - block.start;
+    const at = r * block.stride + from - block.start;
     data.set(block.data.subarray(at, at + length), r * length);
   }
-  return { start: from, length, data };
+  return { start: from, length, stride: length, data };
 }
 
 /** Consecutive blocks joined into one. */
@@ -241,9 +247,9 @@ function concat(blocks: readonly Block[], rows: number): Block {
   const data = new Float32Array(rows * length);
   for (let r = 0, at = 0; r < rows; r++) {
     for (const b of blocks) {
-      data.set(b.data.subarray(r * b.length, (r + 1) * b.length), at);
+      data.set(b.data.subarray(r * b.stride, r * b.stride + b.length), at);
       at += b.length;
     }
   }
-  return { start: (blocks[0] as Block).start, length, data };
+  return { start: (blocks[0] as Block).start, length, stride: length, data };
 }

@@ -13,8 +13,8 @@ export interface KernelExports {
   heapBase(): number;
   /** See assembly/overlap-add.ts. */
   add(
-    rows: number, segment: number, sums: number, weights: number, weight: number, norm: number, output: number,
-    trim: number, used: number, final: number, held: number, scale: number, mean: number, data: number, peaks: number,
+    rows: number, segment: number, span: number, sums: number, weights: number, weight: number, norm: number, output: number,
+    trim: number, used: number, final: number, held: number, scale: number, mean: number, peaks: number,
   ): void;
   /** See assembly/pcm.ts: planar stereo at `left`/`right`, `n` frames, interleaved into `out`. */
   packF32(left: number, right: number, n: number, out: number): void;

@@ -32,6 +32,33 @@ describe('separate, waveform contract, against a transcription of demucs apply_m
     });
   }
 
+  it('chunks overlapping three deep (overlap 0.75), twice in a row on the memory the first run left', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    // The second track is quieter and offset: sums the first left behind would show in it.
+    for (const wav of [testTrack(4 * S + 321, 5, 0.3), testTrack(3 * S + 5, 11, -0.2)]) {
+      const { result, stems } = await runSeparation(wav, { model, shifts: 0, overlap: 0.75 });
+      const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.75, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+      result.stems.forEach((name, k) => expect(relativeError(stems.get(name)!.channels, expected[k]!)).toBeLessThan(TOLERANCE));
+    }
+  });
+
+  it('refuses an unknown stem or an overlap with no stride before reading any of the track', async () => {
+    const model = await loadTestModel({ contract: 'waveform', kind: 'ramp', segment: S, metadata });
+    let filled = 0;
+    const filler: SpoolFiller = {
+      fill: () => {
+        filled++;
+        throw new Error('the track was read');
+      },
+    };
+    const unknown = await separateFilled(filler, { model, twoStems: 'kazoo' });
+    expect(unknown.error).toMatchObject({ code: 'unknown_stem' });
+    const strideless = await separateFilled(filler, { model, overlap: 0.99999 });
+    expect(strideless.error).toMatchObject({ code: 'bad_overlap' });
+    expect(filled).toBe(0);
+    for (const { tempDir } of [unknown, strideless]) await rm(tempDir, { recursive: true });
+  });
+
   it('fractions model: stems sum to the input plus (K - 1) times its mean, as demucs adds the mean to every source', async () => {
     const model = await loadTestModel({ contract: 'waveform', kind: 'fractions', segment: S, metadata });
     const wav = testTrack(3 * S, 3, 0.25);
