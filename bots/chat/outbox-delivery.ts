@@ -12,6 +12,7 @@ import type { StembotCore } from '../../core/stembot-core.js';
 import type { ConfiguredStorage } from '../../core/storage.js';
 import { planAttachments, type DeliverableFile } from './attachment-plan.js';
 import type { ChatSurface } from './chat-surface.js';
+import { MessageEdits } from './message-edits.js';
 import type { PreviewView, RequestMessageView } from './message-view.js';
 import { stageDuration } from '../../core/metrics.js';
 import { WAVEFORM_PICTURE } from '../../core/render-files.js';
@@ -45,6 +46,8 @@ export class OutboxDelivery<Message extends PlatformMessage> {
     private readonly core: Pick<StembotCore, 'outbox' | 'storage' | 'subscribe' | 'stemsLink' | 'rememberMessage'>,
     private readonly surface: ChatSurface<Message>,
     private readonly logger: Logger,
+    /** Shared with this platform's progress edits: a post waits for the edit in flight. */
+    private readonly edits: MessageEdits = new MessageEdits(),
   ) {
     this.claimer = `${surface.platform}-${randomUUID()}`;
   }
@@ -120,7 +123,7 @@ export class OutboxDelivery<Message extends PlatformMessage> {
       if (await this.deliveredBefore(delivery, message, attached, log)) return;
       if (view.kind === 'result') await stored.fetch([...(view.picture ? [view.picture] : []), ...view.files.attach]);
       const uploadStarted = performance.now();
-      await this.surface.show(message, view, { postKey: deliveryId });
+      await this.edits.run(request.requestId, () => this.surface.show(message, view, { postKey: deliveryId }));
       // Posting the result, stems and all: the upload stage of the request as a whole.
       if (request.state === 'completed') stageDuration.observe({ stage: 'upload' }, (performance.now() - uploadStarted) / 1000);
       await this.core.outbox.complete(deliveryId, this.claimer);
@@ -156,7 +159,7 @@ export class OutboxDelivery<Message extends PlatformMessage> {
       if (await this.deliveredBefore(delivery, message, attach.map((file) => file.name), log)) return;
       await stored.fetch(attach);
       const view: PreviewView = { kind: 'preview', requestId: request.requestId, title: request.title ?? 'Your track', files: attach, startSeconds: preview.startSeconds, durationSeconds: preview.durationSeconds };
-      const shown = await this.surface.show(message, view, { postKey: deliveryId });
+      const shown = await this.edits.run(request.requestId, () => this.surface.show(message, view, { postKey: deliveryId }));
       // Posting files may move the request's message (Discord, past the interaction token): progress follows it there.
       if (shown !== message) await this.core.rememberMessage(request.requestId, shown);
       await this.core.outbox.complete(deliveryId, this.claimer);

@@ -4,6 +4,7 @@ import type { RoleHandle } from '../../core/queue/relay-role.js';
 import type { StembotCore } from '../../core/stembot-core.js';
 import { DISCORD_COMMANDS } from './commands/index.js';
 import { requestMessageEditor } from '../chat/edit-request-message.js';
+import { MessageEdits } from '../chat/message-edits.js';
 import { OutboxDelivery } from '../chat/outbox-delivery.js';
 import { ProgressTracker } from '../chat/progress-tracker.js';
 import type { DiscordContext } from './context.js';
@@ -35,7 +36,9 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
   // carry titles and file names users chose: by default nothing in them may ping anyone.
   const client = new Client({ intents: [GatewayIntentBits.Guilds], allowedMentions: NO_MENTIONS, ...(options.settings.apiUrl ? { rest: { api: options.settings.apiUrl } } : {}) });
   const messages = new RequestMessages(client, options.settings.apiUrl, now);
-  const progress = new ProgressTracker({ core: options.core, edit: requestMessageEditor(options.core, messages), minEditIntervalMs: messages.minEditIntervalMs, logger: log, now });
+  // Progress edits and the outbox's posts of one request's message, one at a time.
+  const edits = new MessageEdits();
+  const progress = new ProgressTracker({ core: options.core, edit: requestMessageEditor(options.core, messages, edits), minEditIntervalMs: messages.minEditIntervalMs, logger: log, now });
   const context: DiscordContext = { core: options.core, client, progress, messages, logger: log, knownModels: options.knownModels };
   const route = createInteractionRouter(DISCORD_COMMANDS, context);
   client.on(Events.InteractionCreate, (interaction) => void route(interaction));
@@ -43,7 +46,7 @@ export async function startDiscordRole(options: DiscordRoleOptions): Promise<Rol
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
   await client.login(options.settings.token);
   await ready;
-  const delivery = new OutboxDelivery(options.core, messages, log);
+  const delivery = new OutboxDelivery(options.core, messages, log, edits);
   delivery.start();
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'discord bot ready');
   return {

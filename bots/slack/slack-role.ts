@@ -9,6 +9,7 @@ import type { Logger } from '../../core/logging.js';
 import type { RoleHandle } from '../../core/queue/relay-role.js';
 import type { StembotCore } from '../../core/stembot-core.js';
 import { requestMessageEditor } from '../chat/edit-request-message.js';
+import { MessageEdits } from '../chat/message-edits.js';
 import { OutboxDelivery } from '../chat/outbox-delivery.js';
 import { ProgressTracker } from '../chat/progress-tracker.js';
 import { boltLogger } from './bolt-logger.js';
@@ -104,7 +105,9 @@ export async function startSlackRole(options: SlackRoleOptions): Promise<RoleHan
   const installationStore = settings.oauth && options.orm ? new PostgresInstallationStore({ orm: options.orm, tokenKey: settings.oauth.tokenKey, logger: log }) : undefined;
   const app = new App(boltOptions(options, installationStore, log));
   const messages = new SlackRequestMessages(clientsFor(settings, installationStore, log));
-  const progress = new ProgressTracker({ core: options.core, edit: requestMessageEditor(options.core, messages), minEditIntervalMs: messages.minEditIntervalMs, logger: log });
+  // Progress edits and the outbox's posts of one request's message, one at a time.
+  const edits = new MessageEdits();
+  const progress = new ProgressTracker({ core: options.core, edit: requestMessageEditor(options.core, messages, edits), minEditIntervalMs: messages.minEditIntervalMs, logger: log });
   const context: SlackContext = { core: options.core, progress, messages, logger: log, knownModels: options.knownModels, ...(installationStore ? { installationStore } : {}) };
   registerListeners(app, context);
   app.error(async (error) => {
@@ -112,7 +115,7 @@ export async function startSlackRole(options: SlackRoleOptions): Promise<RoleHan
   });
   const started = settings.appToken ? await app.start() : await app.start(settings.port);
   const address = !settings.appToken && started && typeof (started as Server).address === 'function' ? ((started as Server).address() as AddressInfo | null) : null;
-  const delivery = new OutboxDelivery(options.core, messages, log);
+  const delivery = new OutboxDelivery(options.core, messages, log, edits);
   delivery.start();
   log.info({ receiver: settings.appToken ? 'socket-mode' : 'http', port: address?.port, oauth: Boolean(settings.oauth) }, 'slack bot ready');
   const connection = settings.appToken ? socketModeConnection(app) : undefined;
