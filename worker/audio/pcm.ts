@@ -1,4 +1,4 @@
-import { Kernels } from '../wasm/kernels.js';
+import { Kernels, kernelsHolding } from '../wasm/kernels.js';
 
 /**
  * How float samples become the bytes ffmpeg reads.
@@ -45,12 +45,17 @@ class Packer {
 
   pack(left: Float32Array, right: Float32Array, kind: SampleKind, into: Uint8Array): void {
     const n = left.length;
+    // Samples already in an instance's memory that has room to pack them are packed there.
+    const holder = kernelsHolding(left);
+    if (holder?.packRoom && holder === kernelsHolding(right) && into.length <= holder.packRoom.bytes) {
+      packKernel(holder, kind)(left.byteOffset, right.byteOffset, n, holder.packRoom.at);
+      into.set(holder.bytes(holder.packRoom.at, into.length));
+      return;
+    }
     const kernels = this.room(n);
     kernels.f32(this.left, n).set(left);
     kernels.f32(this.right, n).set(right);
-    const { exports } = kernels;
-    const kernel = { f32: exports.packF32, pcm16: exports.packPcm16, pcm24: exports.packPcm24, lame16: exports.packLame16 }[kind];
-    kernel(this.left, this.right, n, this.out);
+    packKernel(kernels, kind)(this.left, this.right, n, this.out);
     into.set(kernels.bytes(this.out, into.length));
   }
 
@@ -66,6 +71,11 @@ class Packer {
     this.kernels = kernels;
     return kernels;
   }
+}
+
+/** The kernel that packs `kind`. */
+function packKernel({ exports }: Kernels, kind: SampleKind): (left: number, right: number, n: number, out: number) => void {
+  return { f32: exports.packF32, pcm16: exports.packPcm16, pcm24: exports.packPcm24, lame16: exports.packLame16 }[kind];
 }
 
 const MAX_FRAME_BYTES = Math.max(...Object.values(PACKED_FRAME_BYTES));

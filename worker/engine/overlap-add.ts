@@ -85,6 +85,8 @@ export class OverlapAdd {
     this.norm = floats(this.span);
     this.output = floats(rows * segment);
     this.peaks = floats(rows);
+    // The blocks handed out are views of this memory: the encoders pack them here (a segment at most).
+    this.kernels.reservePackRoom(segment);
     this.kernels.f32(this.weight, segment).set(weight.subarray(0, segment));
     // The kernel reads only the sums a chunk left (none before the first), so a reused
     // instance's old sums need no clearing.
@@ -131,7 +133,7 @@ export class OverlapAdd {
 
 /** What an OverlapAdd lays out in its kernel's memory (see the constructor), with alignment to spare. */
 function overlapAddBytes(rows: number, segment: number, span: number): number {
-  const floats = rows * segment + rows * span + segment + 2 * span + rows;
+  const floats = rows * segment + rows * span + segment + 2 * span + rows + 2 * segment; // the last: pack room
   return floats * Float32Array.BYTES_PER_ELEMENT + 8 * 16;
 }
 
@@ -148,8 +150,6 @@ export class PassAverage {
   private readonly frontier: number[];
   /** With a single pass there is nothing to average: its blocks wait here, trimmed to the track. */
   private readonly single: Block[] = [];
-  /** The memory `slice` wrote a trimmed block into last time, for the next one. */
-  private sliced: Float32Array = new Float32Array(0);
 
   constructor(
     private readonly rows: number,
@@ -166,14 +166,7 @@ export class PassAverage {
   add(pass: number, block: Block): void {
     const from = Math.max(block.start, this.start);
     const to = Math.min(block.start + block.length, this.length);
-    if (to > from && this.passes === 1) {
-      // Only a block reaching outside the track is copied (the first and the last): into the same
-      // memory each time, which the block taken before it has left.
-      const room = this.single.length === 0 ? this.sliced : undefined;
-      const trimmed = slice(block, from, to, this.rows, room);
-      if (room && trimmed.data.buffer !== block.data.buffer) this.sliced = trimmed.data;
-      this.single.push(trimmed);
-    }
+    if (to > from && this.passes === 1) this.single.push(trim(block, from, to));
     else if (to > from) {
       this.reserve(to - this.start);
       const { sums, capacity } = this;
@@ -226,19 +219,13 @@ export class PassAverage {
 }
 
 /**
- * Samples `[from, to)` of a block (track positions); the block itself when that is all of it.
- * Written into `room` when it is big enough. The block's peaks are dropped: they cover samples
- * outside the range.
+ * Samples `[from, to)` of a block (track positions), as a view of the same memory with the same
+ * row stride: the first and the last block reach outside the track, and a copy of them cost
+ * megabytes of fresh memory. The block's peaks are dropped: they cover samples outside the range.
  */
-function slice(block: Block, from: number, to: number, rows: number, room?: Float32Array): Block {
+function trim(block: Block, from: number, to: number): Block {
   if (from === block.start && to === block.start + block.length) return block;
-  const length = to - from;
-  const data = room && room.buffer.byteLength >= rows * length * Float32Array.BYTES_PER_ELEMENT ? new Float32Array(room.buffer, 0, rows * length) : new Float32Array(rows * length);
-  for (let r = 0; r < rows; r++) {
-    const at = r * block.stride + from - block.start;
-    data.set(block.data.subarray(at, at + length), r * length);
-  }
-  return { start: from, length, stride: length, data };
+  return { start: from, length: to - from, stride: block.stride, data: block.data.subarray(from - block.start) };
 }
 
 /** Consecutive blocks joined into one. */

@@ -48,16 +48,30 @@ export class Kernels {
   private reserved: number;
   /** True until the memory serves a second user: a new instance's memory is all zeros. */
   fresh = true;
+  /** Where samples that lie in this memory are packed (see `reservePackRoom`), if its user made room. */
+  packRoom: { at: number; bytes: number } | undefined;
 
   constructor() {
     this.exports = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as KernelExports;
     this.reserved = alignUp(this.exports.heapBase());
+    holders.set(this.exports.memory.buffer, this);
   }
 
   /** Forgets every region, for a new user of the same memory (which keeps its old contents). */
   reset(): void {
     this.reserved = alignUp(this.exports.heapBase());
     this.fresh = false;
+    this.packRoom = undefined;
+  }
+
+  /**
+   * Room to pack up to `frames` stereo frames of samples that lie in this memory, in place of
+   * copying them into the packer's own instance first (see `packSamples`): the engine's blocks
+   * are views of its overlap-add memory, and each copy was megabytes per chunk.
+   */
+  reservePackRoom(frames: number): void {
+    const bytes = frames * MAX_PACKED_FRAME_BYTES;
+    this.packRoom = { at: this.reserve(bytes), bytes };
   }
 
   /**
@@ -81,7 +95,10 @@ export class Kernels {
     this.reserved = alignUp(offset + bytes);
     const { memory } = this.exports;
     const missing = this.reserved - memory.buffer.byteLength;
-    if (missing > 0) memory.grow(Math.ceil(missing / PAGE_BYTES));
+    if (missing > 0) {
+      memory.grow(Math.ceil(missing / PAGE_BYTES));
+      holders.set(memory.buffer, this);
+    }
     return offset;
   }
 
@@ -92,6 +109,17 @@ export class Kernels {
   bytes(offset: number, length: number): Uint8Array {
     return new Uint8Array(this.exports.memory.buffer, offset, length);
   }
+}
+
+/** Bytes one stereo frame packs into at most: two float32 samples. */
+const MAX_PACKED_FRAME_BYTES = 8;
+
+/** Instances by their memory's current buffer, for `kernelsHolding`. */
+const holders = new WeakMap<ArrayBuffer, Kernels>();
+
+/** The instance whose memory `view` is a view of, if any. */
+export function kernelsHolding(view: Float32Array): Kernels | undefined {
+  return view.buffer instanceof ArrayBuffer ? holders.get(view.buffer) : undefined;
 }
 
 function alignUp(offset: number): number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { floatToInt, lameInt16, packSamples, PACKED_FRAME_BYTES, type SampleKind } from '../../../worker/audio/pcm.js';
+import { Kernels } from '../../../worker/wasm/kernels.js';
 
 /** What each kind must be, sample by sample, from the scalar references. */
 function reference(left: Float32Array, right: Float32Array, kind: SampleKind): Buffer {
@@ -57,6 +58,24 @@ describe('packSamples', () => {
     const again = packSamples([left.subarray(0, 10), right.subarray(0, 10)], 'pcm16', first.buffer as ArrayBuffer);
     expect(again.buffer).toBe(first.buffer);
     expect(again.equals(reference(left.subarray(0, 10), right.subarray(0, 10), 'pcm16'))).toBe(true);
+  });
+
+  it.each(['f32', 'pcm16', 'pcm24', 'lame16'] as const)('packs %s samples lying in kernel memory with room there, leaving them as they were', (kind) => {
+    const kernels = new Kernels();
+    const at = kernels.reserve(2 * left.length * Float32Array.BYTES_PER_ELEMENT);
+    kernels.reservePackRoom(left.length);
+    // Rows at an odd float offset, as the engine's trimmed blocks lie.
+    const l = kernels.f32(at + 4, left.length - 1);
+    const r = kernels.f32(at + 4 * left.length, left.length - 1);
+    l.set(left.subarray(1));
+    r.set(right.subarray(1));
+    const { packRoom } = kernels;
+    if (!packRoom) throw new Error('no pack room');
+    // Poisoned: the packed bytes must come from this call, not lie there already.
+    kernels.bytes(packRoom.at, packRoom.bytes).fill(0xa5);
+    expect(packSamples([l, r], kind).equals(reference(left.subarray(1), right.subarray(1), kind))).toBe(true);
+    expect(kernels.bytes(packRoom.at, 4)).not.toEqual(new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
+    expect([...l]).toEqual([...left.subarray(1)]);
   });
 
   it('refuses anything but two channels of equal length', () => {
