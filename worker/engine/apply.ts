@@ -260,7 +260,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     const jobs = planChunks(passes, S, stride);
     const weight = transitionWeight(S, settings.transitionPower);
     const denormalise = { scale: track.std + NORMALISATION_EPSILON, mean: track.mean };
-    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, stride, p.length, weight, denormalise));
+    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, stride, p.length, weight, denormalise, passes.length === 1));
     const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
     const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
     output = await StemOutput.open(stems, settings.clip, options.openStem, dir);

@@ -1,4 +1,4 @@
-import { giveBackKernels, takeKernels, type Kernels } from '../wasm/kernels.js';
+import { giveBackKernels, packRoomBytes, takeKernels, type Kernels } from '../wasm/kernels.js';
 
 /**
  * A run of finished samples: `data` holds `K*2` rows (source-major, then channel) of `length`
@@ -74,10 +74,12 @@ export class OverlapAdd {
     stride: number, // between chunk offsets
     private readonly length: number, // the pass' timeline length
     weight: Float32Array,
-    private readonly denormalise: Denormalise = { scale: 1, mean: 0 },
+    private readonly denormalise: Denormalise,
+    /** Whether its blocks go to the encoders as they are (a single pass), so they pack them here. */
+    private readonly packedHere: boolean,
   ) {
     this.span = Math.max(0, segment - stride);
-    this.kernels = takeKernels(overlapAddBytes(rows, segment, this.span));
+    this.kernels = takeKernels(overlapAddBytes(rows, segment, this.span, packedHere));
     const floats = (count: number): number => this.kernels.reserve(count * Float32Array.BYTES_PER_ELEMENT);
     this.sums = floats(rows * this.span);
     this.weights = floats(this.span);
@@ -85,8 +87,9 @@ export class OverlapAdd {
     this.norm = floats(this.span);
     this.output = floats(rows * segment);
     this.peaks = floats(rows);
-    // The blocks handed out are views of this memory: the encoders pack them here (a segment at most).
-    this.kernels.reservePackRoom(segment);
+    // The blocks handed out are views of this memory: the encoders pack them here (a segment at
+    // most). Passes that are averaged first hand over blocks of their own, packed elsewhere.
+    if (packedHere) this.kernels.reservePackRoom(segment);
     this.kernels.f32(this.weight, segment).set(weight.subarray(0, segment));
     // The kernel reads only the sums a chunk left (none before the first), so a reused
     // instance's old sums need no clearing.
@@ -99,7 +102,7 @@ export class OverlapAdd {
 
   /** Gives the kernel's memory back for a later pass or separation; this is unusable after. */
   release(): void {
-    giveBackKernels(overlapAddBytes(this.rows, this.segment, this.span), this.kernels);
+    giveBackKernels(overlapAddBytes(this.rows, this.segment, this.span, this.packedHere), this.kernels);
   }
 
   /**
@@ -132,9 +135,9 @@ export class OverlapAdd {
 }
 
 /** What an OverlapAdd lays out in its kernel's memory (see the constructor), with alignment to spare. */
-function overlapAddBytes(rows: number, segment: number, span: number): number {
-  const floats = rows * segment + rows * span + segment + 2 * span + rows + 2 * segment; // the last: pack room
-  return floats * Float32Array.BYTES_PER_ELEMENT + 8 * 16;
+function overlapAddBytes(rows: number, segment: number, span: number, packedHere: boolean): number {
+  const floats = rows * segment + rows * span + segment + 2 * span + rows;
+  return floats * Float32Array.BYTES_PER_ELEMENT + (packedHere ? packRoomBytes(segment) : 0) + 8 * 16;
 }
 
 /**

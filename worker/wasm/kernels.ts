@@ -46,7 +46,7 @@ function kernelModule(): WebAssembly.Module {
 export class Kernels {
   readonly exports: KernelExports;
   private reserved: number;
-  /** True until the memory serves a second user: a new instance's memory is all zeros. */
+  /** True until the memory serves a second user: until then it may never have been touched (see `touch`). */
   fresh = true;
   /** Where samples that lie in this memory are packed (see `reservePackRoom`), if its user made room. */
   packRoom: { at: number; bytes: number } | undefined;
@@ -70,7 +70,7 @@ export class Kernels {
    * are views of its overlap-add memory, and each copy was megabytes per chunk.
    */
   reservePackRoom(frames: number): void {
-    const bytes = frames * MAX_PACKED_FRAME_BYTES;
+    const bytes = packRoomBytes(frames);
     this.packRoom = { at: this.reserve(bytes), bytes };
   }
 
@@ -114,6 +114,11 @@ export class Kernels {
 /** Bytes one stereo frame packs into at most: two float32 samples. */
 const MAX_PACKED_FRAME_BYTES = 8;
 
+/** What `reservePackRoom(frames)` takes. */
+export function packRoomBytes(frames: number): number {
+  return frames * MAX_PACKED_FRAME_BYTES;
+}
+
 /** Instances by their memory's current buffer, for `kernelsHolding`. */
 const holders = new WeakMap<ArrayBuffer, Kernels>();
 
@@ -129,7 +134,7 @@ function alignUp(offset: number): number {
 /**
  * Instances given back after use, by the bytes their user reserved, for the next user of the same
  * shape (the full track after its preview, the next job). Fresh memory is costly to touch for the
- * first time (on small cloud VMs, page faults run at a few ms per MB: about 0.1 s for one pass'
+ * first time (on small cloud VMs, page faults run at a few ms per MB: about 50 ms for one pass'
  * overlap-add state at htdemucs' segment); memory that served once is touched already.
  */
 const ready = new Map<number, Kernels[]>();
