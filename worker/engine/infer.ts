@@ -62,6 +62,11 @@ export function inputChunks(model: LoadedModel, count: number): Float32Array[] {
   return Array.from({ length: count }, (_, b) => all.subarray(b * size, (b + 1) * size));
 }
 
+/** Makes `count` batches' worth of `inputChunks` memory ready ahead of the first (see `ModelSession.prepareInputs`). */
+export function prepareInputChunks(model: LoadedModel, batch: number, count: number): Promise<void> {
+  return model.session.prepareInputs(batch * AUDIO_CHANNELS * model.contract.segment, count);
+}
+
 /**
  * Outputs `runChunks` returned without caller buffers, once the caller is done with them: the
  * session fills them again on a later run instead of fresh memory.

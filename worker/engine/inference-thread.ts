@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
@@ -136,6 +137,11 @@ export interface ModelSession {
    */
   inputBuffer(length: number): Float32Array;
   /**
+   * Allocates `count` input buffers of `length` ahead of the first `inputBuffer` calls and touches
+   * them, one per turn: fresh memory's page faults, paid while the track decodes.
+   */
+  prepareInputs(length: number, count: number): Promise<void>;
+  /**
    * Output arrays `run` returned that the caller is done with: later runs fill them again. A
    * model's outputs are megabytes per chunk; fresh ones every chunk kept the garbage collector
    * busy for a fifth of a separation.
@@ -151,6 +157,8 @@ const movable = new WeakSet<ArrayBuffer>();
 const freeInputs = new Map<number, ArrayBuffer[]>();
 /** A pipelined caller has a couple of inputs out at a time; more would only be held memory. */
 const FREE_INPUTS_PER_SIZE = 4;
+/** Writing a byte per page faults a buffer in. */
+const PAGE_BYTES = 4096;
 
 function isMovable(buffer: ArrayBufferLike | undefined): buffer is ArrayBuffer {
   return buffer instanceof ArrayBuffer && movable.has(buffer);
@@ -229,6 +237,19 @@ class ThreadedSession implements ModelSession {
     const buffer = freeInputs.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
     movable.add(buffer);
     return new Float32Array(buffer);
+  }
+
+  async prepareInputs(length: number, count: number): Promise<void> {
+    const bytes = length * Float32Array.BYTES_PER_ELEMENT;
+    const free = freeInputs.get(bytes) ?? [];
+    freeInputs.set(bytes, free);
+    while (free.length < Math.min(count, FREE_INPUTS_PER_SIZE)) {
+      const buffer = new ArrayBuffer(bytes);
+      const view = new Uint8Array(buffer);
+      for (let i = 0; i < bytes; i += PAGE_BYTES) view[i] = 0;
+      free.push(buffer);
+      await nextTurn();
+    }
   }
 
   recycle(outputs: readonly Float32Array[]): void {

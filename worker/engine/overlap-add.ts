@@ -1,4 +1,4 @@
-import { giveBackKernels, packRoomBytes, takeKernels, type Kernels } from '../wasm/kernels.js';
+import { giveBackKernels, packRoomBytes, prepareKernels, takeKernels, type Kernels } from '../wasm/kernels.js';
 
 /**
  * A run of finished samples: `data` holds `K*2` rows (source-major, then channel) of `length`
@@ -93,6 +93,11 @@ export class OverlapAdd {
     this.kernels.f32(this.weight, segment).set(weight.subarray(0, segment));
     // The kernel reads only the sums a chunk left (none before the first), so a reused
     // instance's old sums need no clearing.
+  }
+
+  /** Makes the memory of an instance of this shape ready ahead of time (see `prepareKernels`). */
+  static prepare(rows: number, segment: number, stride: number, packedHere: boolean): Promise<void> {
+    return prepareKernels(overlapAddBytes(rows, segment, Math.max(0, segment - stride), packedHere));
   }
 
   /** Faults in fresh memory ahead of the first `add`, a little per turn (see `Kernels.touch`). */

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { UserError } from '../../core/errors.js';
-import { giveBackKernels, takeKernels, type Kernels } from '../wasm/kernels.js';
+import { giveBackKernels, prepareKernels, takeKernels, type Kernels } from '../wasm/kernels.js';
 
 const CHANNELS = 2; // stereo
 const BYTES_PER_FRAME = CHANNELS * Float32Array.BYTES_PER_ELEMENT;
@@ -221,6 +221,11 @@ export class TrackSpool {
     kernels.exports.normalise(at, frames, this.mean, this.std + NORMALISATION_EPSILON, leftAt, rightAt);
     left.set(kernels.f32(leftAt, frames), from - start);
     right.set(kernels.f32(rightAt, frames), from - start);
+  }
+
+  /** Makes the normalise kernel's memory for chunks of `frames` ready ahead of the first read (see `prepareKernels`). */
+  static prepareReads(frames: number): Promise<void> {
+    return prepareKernels(normaliserBytes(frames));
   }
 
   /** The normalise kernel with room for `frames` (a chunk's worth, so laid out once per track). */

@@ -146,6 +146,21 @@ export function takeKernels(bytes: number): Kernels {
   return ready.get(bytes)?.pop() ?? new Kernels();
 }
 
+/**
+ * Makes ready, ahead of its first user, an instance with room for `bytes`, its memory touched a
+ * megabyte per turn (see `Kernels.touch`): the engine calls it while ffmpeg decodes, when this
+ * thread only follows the spool, so the page faults are not paid once the chunks flow. A later
+ * `takeKernels(bytes)` gets it; an instance given back already is left as it is.
+ */
+export async function prepareKernels(bytes: number): Promise<void> {
+  const kernels = takeKernels(bytes);
+  if (kernels.fresh) {
+    kernels.reserve(bytes);
+    await kernels.touch();
+  }
+  giveBackKernels(bytes, kernels);
+}
+
 /** Hands an instance back for a later `takeKernels(bytes)`. */
 export function giveBackKernels(bytes: number, kernels: Kernels): void {
   kernels.reset();
