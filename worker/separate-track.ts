@@ -16,6 +16,8 @@ export interface TrackTimings {
   inferenceMs: number;
   /** Of inferenceMs, the time inside onnxruntime itself, on the inference thread. */
   sessionRunMs: number;
+  /** Not in inferenceMs: requests on their way to the inference thread (see `ModelSession.lastHandoffMs`). */
+  handoffMs: number;
   /** Overlap-add and STFT/iSTFT on the host: the engine's own work around the model. */
   overlapAddMs: number;
   stftMs: number;
@@ -160,6 +162,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
         decodeMs: decoder.ms,
         inferenceMs: result.timings.inferenceMs,
         sessionRunMs: result.timings.sessionRunMs,
+        handoffMs: result.timings.handoffMs,
         overlapAddMs: result.timings.overlapAddMs,
         stftMs: result.timings.stftMs,
         encodeMs: encodeClock.ms,

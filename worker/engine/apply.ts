@@ -261,7 +261,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
   const maxShift = Math.floor(MAX_SHIFT_SECONDS * model.sampleRate);
   const shiftOffsets = drawShiftOffsets(settings.shifts, maxShift, settings.seed ?? randomInt(2 ** 31));
   const batchSize = dynamicBatch ? settings.batchSize : 1;
-  const timings: StageTimings = { inferenceMs: 0, sessionRunMs: 0, stftMs: 0, overlapAddMs: 0 };
+  const timings: StageTimings = { inferenceMs: 0, sessionRunMs: 0, handoffMs: 0, stftMs: 0, overlapAddMs: 0 };
 
   let output: StemOutput | undefined;
   let overlapAdds: OverlapAdd[] = [];

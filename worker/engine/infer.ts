@@ -13,6 +13,8 @@ export interface ComputeTimings {
   inferenceMs: number;
   /** Strictly inside `session.run`; `inferenceMs - sessionRunMs` is the engine's own overhead. */
   sessionRunMs: number;
+  /** Requests' way to the inference thread, not in `inferenceMs` (see `ModelSession.lastHandoffMs`). */
+  handoffMs: number;
   /** Split contract: the host spectrogram and inverse, waited on while they run on the STFT pool. */
   stftMs: number;
 }
@@ -117,13 +119,14 @@ async function infer(model: LoadedModel, chunks: readonly Float32Array[], out: r
   const answered = performance.now();
   // Inside onnxruntime, on the inference thread: the rest of inferenceMs is ours (tensors, messages, copies).
   timings.sessionRunMs += session.lastRunMs;
+  timings.handoffMs += session.lastHandoffMs;
   const all = float32(results[contract.waveformOutput]);
   const size = K * AUDIO_CHANNELS * S;
   // Caller buffers scattered over memory cannot be one output tensor: copied out once.
   if (out && !time) out.forEach((o, b) => o.set(all.subarray(b * size, (b + 1) * size)));
-  // The inference thread's time on this batch (see lastSpanMs), and ours around it. While the
+  // The inference thread's work on this batch (see lastSpanMs), and ours around it. While the
   // answer waited for this thread to finish other work (overlap-adding the previous chunk), or a
-  // request waited behind the one before it, inference was not going on for this batch.
+  // request waited behind the one before it or for the thread to wake, no work went on for it.
   timings.inferenceMs += sent - started + session.lastSpanMs + (performance.now() - answered);
   return out ? [...out] : Array.from({ length: B }, (_, b) => all.subarray(b * size, (b + 1) * size));
 }

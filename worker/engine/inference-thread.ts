@@ -40,8 +40,11 @@ export type InferenceRequest =
 
 export type InferenceReply =
   | { id: number; kind: 'opened'; inputs: Described; outputs: Described }
-  /** `postedAt`: the thread's clock (performance.timeOrigin + now) as it replied. `inputs`: the feeds' buffers, moved back. */
-  | { id: number; kind: 'ran'; outputs: Record<string, TensorMessage>; runMs: number; postedAt: number; inputs: ArrayBuffer[] }
+  /**
+   * `takenAt`, `postedAt`: the thread's clock (performance.timeOrigin + now) as it took the request
+   * up and as it replied. `inputs`: the feeds' buffers, moved back.
+   */
+  | { id: number; kind: 'ran'; outputs: Record<string, TensorMessage>; runMs: number; takenAt: number; postedAt: number; inputs: ArrayBuffer[] }
   | { id: number; kind: 'released' }
   | { id: number; kind: 'failed'; message: string };
 
@@ -119,12 +122,19 @@ export interface ModelSession {
   /** Milliseconds the last `run` spent inside onnxruntime, on the inference thread. */
   readonly lastRunMs: number;
   /**
-   * Milliseconds the last `run` took of the inference thread's time, from when the thread could
-   * take it (when it was sent, or the thread's previous answer if that came later: a queued run
-   * waits for nothing) to its answer, plus this thread's own work in `run`. Not counted: the time
-   * the answer waited for this thread to be free, which is this thread's other work.
+   * Milliseconds of work the last `run` took around onnxruntime's: the inference thread's, from
+   * taking the request up to posting its answer, and this thread's own in `run`. Not counted: the
+   * messages' way between the threads (see `lastHandoffMs`), and the time the answer waited for
+   * this thread to be free, which is this thread's other work.
    */
   readonly lastSpanMs: number;
+  /**
+   * Milliseconds the last `run`'s request took to be taken up once the inference thread could
+   * take it (when it was sent, or the thread's previous answer if that came later): the thread
+   * being woken and scheduled, and its event loop's turn between requests. No work of ours, and
+   * while this thread is the busier one it overlaps this thread's other work.
+   */
+  readonly lastHandoffMs: number;
   /**
    * As `InferenceSession.run`. `shapes`: the dims of outputs fetched as null, when the caller
    * knows them; such an output then comes in a buffer `recycle` gave back, not fresh memory.
@@ -173,6 +183,7 @@ function releaseInput(buffer: ArrayBuffer): void {
 class ThreadedSession implements ModelSession {
   lastRunMs = 0;
   lastSpanMs = 0;
+  lastHandoffMs = 0;
   private readonly generation = threadGeneration;
 
   constructor(
@@ -212,7 +223,8 @@ class ThreadedSession implements ModelSession {
     const reply = await thread.request({ kind: 'run', session: this.id, feeds: messages, fetches: asked, shapes, moved }, transfer);
     const resumed = performance.now();
     if (reply.kind !== 'ran') throw new Error(`unexpected reply ${reply.kind} to run`);
-    const threadMs = reply.postedAt - Math.max(sentAt, lastAnsweredAt);
+    const threadMs = reply.postedAt - reply.takenAt;
+    this.lastHandoffMs = Math.max(0, reply.takenAt - Math.max(sentAt, lastAnsweredAt));
     lastAnsweredAt = Math.max(lastAnsweredAt, reply.postedAt);
     for (const buffer of reply.inputs) releaseInput(buffer);
     this.lastRunMs = reply.runMs;

@@ -47,6 +47,8 @@ async function handle(request: InferenceRequest): Promise<{ reply: InferenceRepl
       return { reply: { id: request.id, kind: 'opened', inputs: describe(session.inputNames, session.inputMetadata), outputs: describe(session.outputNames, session.outputMetadata) }, transfer: [] };
     }
     case 'run': {
+      // From here to the reply is this thread's work on the request; its way here is not.
+      const takenAt = performance.timeOrigin + performance.now();
       const session = sessions.get(request.session);
       if (!session) throw new Error(`session ${request.session} is not open`);
       const feeds = Object.fromEntries(Object.entries(request.feeds).map(([name, t]) => [name, tensorOf(name, t)]));
@@ -65,7 +67,7 @@ async function handle(request: InferenceRequest): Promise<{ reply: InferenceRepl
       // inputs go back for the caller's next chunk.
       const transfer = Object.values(outputs).map((o) => o.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
       const inputs = [...new Set(request.moved.map((name) => request.feeds[name]?.data.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-      return { reply: { id: request.id, kind: 'ran', outputs, runMs, postedAt: performance.timeOrigin + performance.now(), inputs }, transfer: [...new Set([...transfer, ...inputs])] };
+      return { reply: { id: request.id, kind: 'ran', outputs, runMs, takenAt, postedAt: performance.timeOrigin + performance.now(), inputs }, transfer: [...new Set([...transfer, ...inputs])] };
     }
     case 'recycle': {
       for (const buffer of request.buffers) {

@@ -14,7 +14,7 @@ function chunkOf(seed: number, shared = false): Float32Array {
   return chunk;
 }
 
-const zeroTimings = (): ComputeTimings => ({ inferenceMs: 0, sessionRunMs: 0, stftMs: 0 });
+const zeroTimings = (): ComputeTimings => ({ inferenceMs: 0, sessionRunMs: 0, handoffMs: 0, stftMs: 0 });
 
 /** What the fractions test models compute for one chunk, transcribed on the main thread. */
 function expected(contract: 'waveform' | 'split', chunk: Float32Array): Float32Array {

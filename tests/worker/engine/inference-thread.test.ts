@@ -67,6 +67,20 @@ describe('the inference thread', () => {
     expect(session.inputBuffer(2 * S).length).toBe(2 * S);
   });
 
+  it('times a run queued behind another from when the thread took it up: neither is timed as both', async () => {
+    const [first, second] = await Promise.all([htdemucsShaped(), htdemucsShaped()]);
+    const feed = (session: typeof first) => ({ [session.inputNames[0]!]: new ort.Tensor('float32', session.inputBuffer(2 * S).fill(0.25), [1, 2, S]) });
+    // Sent in the same turn: the thread computes the first while the second waits in its queue.
+    await Promise.all([first.run(feed(first)), second.run(feed(second))]);
+    for (const session of [first, second]) {
+      expect(session.lastSpanMs).toBeGreaterThanOrEqual(session.lastRunMs);
+      expect(session.lastHandoffMs).toBeGreaterThanOrEqual(0);
+    }
+    // The wait behind the first run is neither work on the second nor its hand-off.
+    expect(second.lastSpanMs - second.lastRunMs).toBeLessThan(first.lastRunMs);
+    expect(second.lastHandoffMs).toBeLessThan(first.lastRunMs);
+  });
+
   it('refuses a file that is not a model with onnxruntime’s reason, and stays usable', async () => {
     await expect(createThreadedSession(new TextEncoder().encode('not onnx'), options)).rejects.toThrow(/protobuf|parse|model/i);
     expect((await htdemucsShaped()).usable).toBe(true);
