@@ -272,13 +272,6 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     await mkdir(dir, { recursive: true });
     const passes = planPasses(track.length, shiftOffsets, maxShift);
     const jobs = planChunks(passes, S, stride);
-    const weight = transitionWeight(S, settings.transitionPower);
-    const denormalise = { scale: track.std + NORMALISATION_EPSILON, mean: track.mean };
-    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, stride, p.length, weight, denormalise, passes.length === 1));
-    const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
-    const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
-    output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
-
     const batches = Array.from({ length: Math.ceil(jobs.length / batchSize) }, (_, b) => jobs.slice(b * batchSize, (b + 1) * batchSize));
     const infer = async (batch: readonly ChunkJob[]): Promise<Float32Array[]> => {
       // Moved to the inference thread and back, not copied: the session's buffers, reused.
@@ -307,6 +300,13 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
       inFlight.push(inferring);
     };
     for (let b = 0; b < INFERENCE_AHEAD; b++) issue(b);
+    // The rest is laid out while the first chunks are read and run.
+    const weight = transitionWeight(S, settings.transitionPower);
+    const denormalise = { scale: track.std + NORMALISATION_EPSILON, mean: track.mean };
+    overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, stride, p.length, weight, denormalise, passes.length === 1));
+    const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
+    const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
+    output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
     // While the model takes its first chunks.
     await Promise.all(overlapAdds.map((overlapAdd) => overlapAdd.warm()));
     for (const [b, batch] of batches.entries()) {
