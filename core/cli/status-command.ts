@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { Logger } from '../logging.js';
-import { JobProducer } from '../queue/job-producer.js';
-import { openRuntime } from '../runtime.js';
-import { readClusterStatus } from '../workers/cluster-status.js';
-import { statusReport } from '../workers/status-report.js';
-import { WorkerDirectory } from '../workers/worker-directory.js';
 
 /**
  * `stembot status`: live workers (device, models, state), the queue, and the last hour's median
@@ -19,6 +14,15 @@ export function registerStatusCommand(program: Command, getDeps: () => { config:
     .option('--json', 'print the status as JSON')
     .action(async (options: { json?: boolean }) => {
       const { config, logger, stdout = process.stdout } = getDeps();
+      // Loaded here, not with the command line: the database and queue clients take a second or
+      // more to load, which every other command would pay.
+      const [{ openRuntime }, { JobProducer }, { readClusterStatus }, { statusReport }, { WorkerDirectory }] = await Promise.all([
+        import('../runtime.js'),
+        import('../queue/job-producer.js'),
+        import('../workers/cluster-status.js'),
+        import('../workers/status-report.js'),
+        import('../workers/worker-directory.js'),
+      ]);
       const runtime = await openRuntime(config, logger, { migrate: true, shareEmbedded: true });
       const producer = new JobProducer(runtime.queues.createQueue(), config.worker.retryDelaySeconds * 1000);
       try {

@@ -52,7 +52,7 @@ describe('Slack OAuth installs: files and uninstalls', () => {
       env: { QUOTA_CONCURRENT_JOBS: '10', QUOTA_DAILY_MINUTES: '60' },
       fetchers: (ffprobe, tools) => ({
         youtube: new LocalVideoSource(ffprobe, {}),
-        // As stembot.ts wires it; the database exists only once the harness has opened it.
+        // As stembot-roles.ts wires it; the database exists only once the harness has opened it.
         attachment: new AttachmentFetcher({
           tools,
           logger: captureLogger('silent').logger,
