@@ -137,7 +137,8 @@ export interface ModelSession {
   readonly lastHandoffMs: number;
   /**
    * As `InferenceSession.run`. `shapes`: the dims of outputs fetched as null, when the caller
-   * knows them; such an output then comes in a buffer `recycle` gave back, not fresh memory.
+   * knows them; onnxruntime then computes such an output into a buffer `recycle` gave back, not
+   * fresh memory (onnxruntime-node returns a copy of it, which is what comes back here).
    */
   run(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>, shapes?: Record<string, number[]>): Promise<Record<string, ort.Tensor>>;
   /**
@@ -152,7 +153,7 @@ export interface ModelSession {
    */
   prepareInputs(length: number, count: number): Promise<void>;
   /**
-   * Output arrays `run` returned that the caller is done with: later runs fill them again. A
+   * Output arrays `run` returned that the caller is done with: later runs compute into them. A
    * model's outputs are megabytes per chunk; fresh ones every chunk kept the garbage collector
    * busy for a fifth of a separation.
    */
