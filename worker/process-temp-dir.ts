@@ -3,12 +3,18 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../core/logging.js';
 import { isProcessRunning } from '../core/process-liveness.js';
+import { SpoolFiles } from './engine/spool-files.js';
 
 /** A process's own folder under TEMP_DIR; `release` removes it with whatever is left inside. */
 export interface ProcessTempDir {
   dir: string;
+  /** Spool files kept under the root between separations, shared by the processes that share it. */
+  spoolFiles: SpoolFiles;
   release(): Promise<void>;
 }
+
+/** Where `SpoolFiles` keeps its files under the root; no process owns it, so no sweep removes it. */
+const SPOOL_FILES_DIR = 'spool-files';
 
 /**
  * Folders are named `<host>-<pid>-<random>`. The host keeps processes that share TEMP_DIR from
@@ -26,11 +32,12 @@ function hostTag(): string {
  * as the decoded track). Several processes may share a machine and a root: a folder whose owner is
  * still running is never touched.
  */
-export async function claimProcessTempDir(root: string, logger: Logger): Promise<ProcessTempDir> {
+export async function claimProcessTempDir(root: string, logger: Logger, options: { diskReserveBytes?: number } = {}): Promise<ProcessTempDir> {
   await mkdir(root, { recursive: true });
   await sweepDeadProcessDirs(root, logger);
   const dir = await createOwnedTempDir(root);
-  return { dir, release: () => rm(dir, { recursive: true, force: true }) };
+  const spoolFiles = new SpoolFiles({ dir: path.join(root, SPOOL_FILES_DIR), reserveBytes: options.diskReserveBytes, logger });
+  return { dir, spoolFiles, release: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** A new folder under `root` named for this process, so the sweep of a later start removes it if this process dies holding it. */

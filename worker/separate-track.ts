@@ -7,6 +7,7 @@ import { createEncoder, type EncodeFormatInput, type StemEncoder } from './audio
 import { separate, separationSettingsSchema, stemNames, type ExcerptOptions, type SeparationProgress, type SeparationSettings } from './engine/apply.js';
 import type { LoadedModel } from './engine/model.js';
 import { TrackSpool, type SpoolFiller } from './engine/spool.js';
+import type { SpoolFiles } from './engine/spool-files.js';
 import type { StemWriter } from './engine/stem-output.js';
 import { DiskGuard, diskBytesPerFrame } from './disk-space.js';
 
@@ -37,6 +38,8 @@ export interface SeparateTrackOptions {
   format: EncodeFormatInput;
   settings: SeparationSettings;
   tempDir: string;
+  /** Stem spool files kept from earlier separations (see spool-files.ts). */
+  spoolFiles?: SpoolFiles | undefined;
   /** The length the source claims (ffprobe's, at submit); the disk is checked for it before anything is written. */
   expectedSeconds?: number | undefined;
   /**
@@ -144,6 +147,7 @@ export async function separateTrack(options: SeparateTrackOptions): Promise<Sepa
       model: options.model,
       openStem,
       tempDir: options.tempDir,
+      spoolFiles: options.spoolFiles,
       // ffmpeg writes the spool itself, so both checks see growth once it is on disk: the spool can
       // run a poll's worth (a few MB) past a refusal before ffmpeg is killed (see TrackSpool.follow).
       beforeSpoolGrowth: async (samples, spooled) => {

@@ -42,7 +42,7 @@ export async function startConfiguredWorker(options: ConfiguredWorkerOptions): P
   const { config } = options;
   const log = options.logger.child({ role: 'worker' });
   const startedAt = performance.now();
-  const temp = await claimProcessTempDir(config.tempDir, options.logger);
+  const temp = await claimProcessTempDir(config.tempDir, options.logger, { diskReserveBytes: config.diskMinFreeBytes });
   const beacon = new PresenceBeacon(new WorkerDirectory(options.runtime.orm.em), { id: newWorkerId(), host: hostname(), concurrency: config.worker.concurrency }, config.worker.heartbeatSeconds, log);
   try {
     await beacon.start({ state: 'fetching', fetching: config.worker.models.map((model) => ({ model })) });
@@ -87,6 +87,7 @@ export async function startConfiguredWorker(options: ConfiguredWorkerOptions): P
       session,
       retentionDays: config.retentionDays,
       tempDir: temp.dir,
+      spoolFiles: temp.spoolFiles,
       diskMinFreeBytes: config.diskMinFreeBytes,
       logger: log,
     });

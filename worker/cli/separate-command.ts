@@ -163,7 +163,7 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
   });
 
   const summary: TrackSummary[] = [];
-  const temp = await claimProcessTempDir(deps.tempDir, deps.logger);
+  const temp = await claimProcessTempDir(deps.tempDir, deps.logger, { diskReserveBytes: deps.diskMinFreeBytes });
   // How long the event loop waited while separating: what a bot sharing this process would feel.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   try {
@@ -184,6 +184,7 @@ async function runSeparate(tracks: string[], options: SeparateOptions, deps: Sep
           format,
           settings: { shifts: options.shifts, overlap: options.overlap, clip: options.clipMode, twoStems: options.twoStems, seed: options.seed, batchSize: options.batchSize },
           tempDir: temp.dir,
+          spoolFiles: temp.spoolFiles,
           expectedSeconds: await claimedSeconds(ffprobe, track),
           diskReserveBytes: deps.diskMinFreeBytes,
           nameFoldersInErrors: true,

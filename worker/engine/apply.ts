@@ -7,6 +7,7 @@ import { inputChunks, prepareInputChunks, recycleOutputs, runChunks, type Comput
 import type { LoadedModel } from './model.js';
 import { OverlapAdd, PassAverage, transitionWeight, type Block } from './overlap-add.js';
 import { NORMALISATION_EPSILON, TrackSpool, type SpoolFiller, type SpoolOptions } from './spool.js';
+import type { SpoolFiles } from './spool-files.js';
 import { StemOutput, clipModeSchema, type StemWriter } from './stem-output.js';
 
 /**
@@ -69,6 +70,8 @@ export interface SeparateOptions extends SeparationSettings {
   openStem: (name: string) => StemWriter | Promise<StemWriter>;
   /** Spools (track and, for rescale, stems) go in a fresh folder here, removed at the end. */
   tempDir: string;
+  /** Where the stem spools come from and go back to for reuse; new files in `tempDir` without it. */
+  spoolFiles?: SpoolFiles | undefined;
   /**
    * Awaited before the track spool grows to `samples` per channel (`spooled` are written): the disk
    * guard's hook. A `SpoolFiller` input reports growth once it is on disk (see `SpoolOptions`).
@@ -306,7 +309,7 @@ async function separateSpooled(track: TrackSpool, settings: z.output<typeof sepa
     overlapAdds = passes.map((p) => new OverlapAdd(K * 2, S, stride, p.length, weight, denormalise, passes.length === 1));
     const average = new PassAverage(K * 2, passes.length, track.length, 2 * S + maxShift);
     const keep = settings.twoStems === undefined ? undefined : model.sources.indexOf(settings.twoStems);
-    output = await StemOutput.open(stems, settings.clip, options.openStem, dir);
+    output = await StemOutput.open(stems, settings.clip, options.openStem, dir, options.spoolFiles);
     // While the model takes its first chunks.
     await Promise.all(overlapAdds.map((overlapAdd) => overlapAdd.warm()));
     for (const [b, batch] of batches.entries()) {

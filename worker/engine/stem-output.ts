@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
+import type { SpoolFiles } from './spool-files.js';
 
 /**
  * How stems are kept from clipping when saved, as demucs `audio.prevent_clip`: `rescale`
@@ -27,6 +28,7 @@ interface Stem {
   writer: StemWriter;
   peak: number;
   spool?: FileHandle;
+  spoolPath?: string;
   /** Frames of each block in the spool, in order: blocks are spooled planar, `[left][right]`. */
   spooledBlocks: number[];
   spooled: number; // frames written to the spool
@@ -35,9 +37,9 @@ interface Stem {
 /**
  * Hands finished stems to their writers as soon as each block is final. With `rescale` the gain
  * depends on the whole stem's peak, which is known only at the end; most stems never come near
- * full scale (gain 1), so every block goes to its writer at gain 1 and, on the side, to a temp
- * file; at the end only a stem whose peak called for a gain is written again from its file, by
- * a fresh writer. Stems are written concurrently: each writer is a separate encoder process, so
+ * full scale (gain 1), so every block goes to its writer at gain 1 and, on the side, to a spool
+ * file (see spool-files.ts); at the end only a stem whose peak called for a gain is written again
+ * from its file, by a fresh writer. Stems are written concurrently: each writer is a separate encoder process, so
  * waiting on them one at a time would leave the others idle.
  */
 export class StemOutput {
@@ -45,16 +47,26 @@ export class StemOutput {
     private readonly stems: Stem[],
     private readonly clip: ClipMode,
     private readonly openStem: (name: string) => StemWriter | Promise<StemWriter>,
+    private readonly spoolFiles: SpoolFiles | undefined,
   ) {}
 
-  static async open(names: readonly string[], clip: ClipMode, openStem: (name: string) => StemWriter | Promise<StemWriter>, spoolDir: string): Promise<StemOutput> {
+  /** With `spoolFiles`, the stem spools are files kept from earlier separations, and kept again at `close`. */
+  static async open(names: readonly string[], clip: ClipMode, openStem: (name: string) => StemWriter | Promise<StemWriter>, spoolDir: string, spoolFiles?: SpoolFiles): Promise<StemOutput> {
     const stems: Stem[] = [];
-    for (const [i, name] of names.entries()) {
-      const stem: Stem = { name, writer: await openStem(name), peak: 0, spooledBlocks: [], spooled: 0 };
-      if (clip === 'rescale') stem.spool = await open(join(spoolDir, `stem-${i}.f32`), 'w+');
-      stems.push(stem);
+    const output = new StemOutput(stems, clip, openStem, spoolFiles);
+    try {
+      for (const [i, name] of names.entries()) {
+        const stem: Stem = { name, writer: await openStem(name), peak: 0, spooledBlocks: [], spooled: 0 };
+        stems.push(stem);
+        if (clip !== 'rescale') continue;
+        stem.spoolPath = join(spoolDir, `stem-${i}.f32`);
+        stem.spool = await (spoolFiles ? spoolFiles.open(stem.spoolPath) : open(stem.spoolPath, 'w+'));
+      }
+    } catch (error) {
+      await output.close();
+      throw error;
     }
-    return new StemOutput(stems, clip, openStem);
+    return output;
   }
 
   /** One planar `[2][n]` block per stem, in stem order, with each block's peak |sample| when the caller already knows it. */
@@ -98,10 +110,13 @@ export class StemOutput {
     return summary;
   }
 
+  /** Closes the stem spools, giving their files back for reuse; the writers are the caller's. */
   async close(): Promise<void> {
     for (const stem of this.stems) {
-      await stem.spool?.close();
+      const { spool, spoolPath } = stem;
       delete stem.spool;
+      await spool?.close();
+      if (spool && spoolPath && this.spoolFiles) await this.spoolFiles.giveBack(spoolPath);
     }
   }
 

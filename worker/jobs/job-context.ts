@@ -9,6 +9,7 @@ import { formatFailure, type JobData, type JobProgress, type JobResult, type Job
 import type { SourceFetchers } from '../../core/sources.js';
 import { assertStorageKey, LocalStorage, type Storage } from '../../core/storage.js';
 import type { SessionSettings } from '../engine/session.js';
+import type { SpoolFiles } from '../engine/spool-files.js';
 
 /** What every job processor of this worker process shares. */
 export interface WorkerDeps {
@@ -21,6 +22,8 @@ export interface WorkerDeps {
   retentionDays: number;
   /** This process's own temp folder (see process-temp-dir.ts). */
   tempDir: string;
+  /** Stem spool files kept between jobs (see spool-files.ts); without it each job writes new ones. */
+  spoolFiles?: SpoolFiles | undefined;
   /** Bytes every disk keeps free (DISK_MIN_FREE_MB). */
   diskMinFreeBytes: number;
   logger: Logger;

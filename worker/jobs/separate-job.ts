@@ -116,6 +116,7 @@ export async function runSeparateJob(deps: WorkerDeps, job: StembotJob, data: Se
       },
       settings: { shifts: 1, overlap: 0.25, clip: 'rescale' },
       tempDir: deps.tempDir,
+      spoolFiles: deps.spoolFiles,
       expectedSeconds: separation.durationSeconds,
       maxSeconds: separation.durationSeconds === undefined ? undefined : lengthAllowance(separation.durationSeconds),
       diskReserveBytes: deps.diskMinFreeBytes,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,8 +65,8 @@ function relativeError(actual: number[][], expected: number[][]): number {
   return diff / scale;
 }
 
-async function separateCli(args: string[]) {
-  const run = runStembot(['separate', ...args], { cwd: work.dir, env: { MODELS_DIR: path.join(work.dir, 'models'), ONNX_DEVICE: 'cpu', LOG_LEVEL: 'warn' } });
+async function separateCli(args: string[], env: Record<string, string> = {}) {
+  const run = runStembot(['separate', ...args], { cwd: work.dir, env: { MODELS_DIR: path.join(work.dir, 'models'), ONNX_DEVICE: 'cpu', LOG_LEVEL: 'warn', ...env } });
   const exit = await run.exited;
   return { code: exit.code, stdout: run.stdout(), stderr: run.stderr() };
 }
@@ -92,6 +92,25 @@ describe('stembot separate, waveform contract', () => {
       expect(probe.streams[0]).toMatchObject({ codec_name: 'pcm_f32le', sample_rate: '44100', channels: 2 });
       expect(relativeError(await readStem(file), rescaled(expected[k]!))).toBeLessThan(TOLERANCE);
     }
+  });
+
+  it('rescales from stem spools kept in TEMP_DIR by an earlier run, whatever they held, and keeps them again', async () => {
+    const temp = path.join(work.dir, 'kept-temp');
+    const kept = path.join(temp, 'spool-files');
+    await mkdir(kept, { recursive: true });
+    // Left by a longer track: 20 MiB each, starting with samples this track's stems never have.
+    for (const i of SOURCES.keys()) {
+      await writeFile(path.join(kept, `earlier-${i}.f32`), Buffer.from(new Float32Array(2 ** 20).fill(1e30).buffer));
+      await truncate(path.join(kept, `earlier-${i}.f32`), 20 * 2 ** 20);
+    }
+    const result = await separateCli(['--model-file', model, '-o', 'kept', '--float32', '--shifts', '0', 'track.wav'], { TEMP_DIR: temp });
+    expect(result.code, result.stderr).toBe(0);
+    const expected = separateReference(wav, rampModel(4, CUMSUM_GAIN), { segment: S, overlap: 0.25, sampleRate: RATE, shiftOffsets: [], sources: 4 });
+    for (const [k, stem] of SOURCES.entries()) {
+      expect(relativeError(await readStem(path.join(work.dir, 'kept', 'm', 'track', `${stem}.wav`)), rescaled(expected[k]!))).toBeLessThan(TOLERANCE);
+    }
+    expect(await readdir(kept)).toHaveLength(SOURCES.length);
+    expect((await readdir(kept)).filter((name) => name.startsWith('earlier-'))).toEqual([]);
   });
 
   it('--two-stems vocals writes vocals.wav and no_vocals.wav, the sum of the others', async () => {
