@@ -3,8 +3,8 @@ import { mkdir, open, readdir, rename, rm, stat, statfs, truncate, type FileHand
 import path from 'node:path';
 import type { Logger } from '../../core/logging.js';
 
-/** What `SpoolFiles` keeps by default: the four stem spools of a 6-minute track, about. */
-export const DEFAULT_SPOOL_KEEP_BYTES = 2 ** 30;
+/** What `SpoolFiles` keeps by default: the four stem spools of a 12-minute track, about (21 MB a stem-minute). */
+const DEFAULT_SPOOL_KEEP_BYTES = 2 ** 30;
 /** A kept file smaller than this saves too little to be worth a directory entry. */
 const MIN_KEPT_BYTES = 16 * 2 ** 20;
 const KEPT_SUFFIX = '.f32';
@@ -67,7 +67,11 @@ export class SpoolFiles {
     }
   }
 
-  /** Bytes a given-back file may still add: the budget left, or none when the disk is short. */
+  /**
+   * Bytes a given-back file may still add: the budget left, or none when the disk is short.
+   * Processes giving files back at the same moment can each see the same room: the budget can be
+   * passed by one file per process giving back at that moment.
+   */
   private async room(): Promise<number> {
     const kept = await this.kept();
     const left = this.keepBytes - kept.reduce((n, file) => n + file.size, 0);
