@@ -82,7 +82,7 @@ export const envSchema = z.object({
     .optional()
     .describe('Path-style bucket URLs (endpoint/bucket/key), which MinIO and most self-hosted services need. Default: true when S3_ENDPOINT is set, else false.'),
   MODELS_DIR: optionalText().describe('Directory for ONNX model files. Default: DATA_DIR/models.'),
-  TEMP_DIR: optionalText().describe("Directory for decoded audio while a track is separated; each process keeps a folder of its own there, and folders of processes that died are removed at start. Default: the system's temp directory/stembot."),
+  TEMP_DIR: optionalText().describe("Directory for decoded audio while a track is separated; each process keeps a folder of its own there, and folders of processes that died are removed at start. Up to 1 GiB of stem spool files are kept in `spool-files/` between separations and rewritten in place (none when the disk has less free than `DISK_MIN_FREE_MB` plus that). Default: the system's temp directory/stembot."),
   DISK_MIN_FREE_MB: z.coerce
     .number({ error: 'expected a whole number' })
     .int('expected a whole number')
