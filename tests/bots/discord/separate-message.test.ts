@@ -3,7 +3,7 @@
  * with the real core, relay and worker on the embedded default. The asker need not copy a link or
  * download and re-upload a file to get its stems.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDiscordCommands } from '../../../bots/discord/register-commands.js';
@@ -29,6 +29,8 @@ describe('Discord message command "Separate stems" (embedded)', () => {
   let discord: RoleHandle;
   let songs: { dir: string; remove(): Promise<void> };
   let songBytes: Buffer;
+  /** The worker's TEMP_DIR/spool-files, seeded with spool files an earlier, longer separation left. */
+  let keptSpools: string;
 
   beforeAll(async () => {
     const clock = new TestClock();
@@ -38,8 +40,15 @@ describe('Discord message command "Separate stems" (embedded)', () => {
     const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
     const song = await makeSong(ffmpeg, path.join(songs.dir, 'song.mp3'), 8);
     songBytes = await readFile(song);
+    keptSpools = path.join(songs.dir, 'temp', 'spool-files');
+    await mkdir(keptSpools, { recursive: true });
+    for (const i of [0, 1, 2, 3]) {
+      await writeFile(path.join(keptSpools, `earlier-${i}.f32`), Buffer.from(new Float32Array(2 ** 16).fill(1e30).buffer));
+      await truncate(path.join(keptSpools, `earlier-${i}.f32`), 20 * 2 ** 20);
+    }
     harness = await startHarness({
       backend: 'embedded',
+      env: { TEMP_DIR: path.join(songs.dir, 'temp') },
       fetchers: (ffprobe, tools) => ({
         youtube: new LocalVideoSource(ffprobe, { [SONG]: song }),
         attachment: new AttachmentFetcher({ tools, logger: captureLogger('silent').logger, extraHosts: { discord: [new URL(fake.url).host] } }),
@@ -87,6 +96,18 @@ describe('Discord message command "Separate stems" (embedded)', () => {
     const reply = await stemsOf(separateFrom(fake.postUserMessage({ content: 'new demo!', attachments: [cover, track], userId: ALICE })));
     expect(reply.attachments.map((a) => a.filename).filter((name) => name !== 'waveforms.png').sort()).toEqual(STEMS);
     expect((await requestsOf()).at(-1)?.source).toMatchObject({ kind: 'attachment', platform: 'discord', filename: 'demo take 3.mp3' });
+  });
+
+  it('the worker writes its stem spools over the files TEMP_DIR kept, and keeps them again for the next job', async () => {
+    // A song of its own: the same song again would be served from the separation already made.
+    const { ffmpeg } = await locateFfmpeg({ searchPath: process.env.PATH });
+    const other = await readFile(await makeSong(ffmpeg, path.join(songs.dir, 'other.mp3'), 8, 330));
+    const track = fake.registerAttachment('other take.mp3', other, 'audio/mpeg');
+    const reply = await stemsOf(separateFrom(fake.postUserMessage({ content: 'another one', attachments: [track], userId: ALICE })));
+    expect(reply.attachments.map((a) => a.filename).filter((name) => name !== 'waveforms.png').sort()).toEqual(STEMS);
+    const kept = await readdir(keptSpools);
+    expect(kept).toHaveLength(4);
+    expect(kept.filter((name) => name.startsWith('earlier-'))).toEqual([]);
   });
 
   it('on a message with neither: tells only the asker what to do, without a public reply or a request', async () => {
